@@ -1,0 +1,44 @@
+"""Tokens for API clients and the signed-in user."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.api.deps import CurrentUser, SessionDep
+from app.api.problems import problem_responses
+from app.models.auth import TokenResponse
+from app.models.user import UserPublic
+from app.services import auth as service
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.post("/token", response_model=TokenResponse, responses=problem_responses(401, 422, 429))
+def create_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, request: Request
+):
+    """OAuth2 password grant: `username` is the e-mail address."""
+    signed_in = service.sign_in(
+        session=session,
+        email=form.username,
+        password=form.password,
+        address=client_address(request),
+    )
+    lifetime = signed_in.claims.expires_at - signed_in.claims.issued_at
+    return TokenResponse(access_token=signed_in.token, expires_in=int(lifetime.total_seconds()))
+
+
+@router.get("/me", response_model=UserPublic, responses=problem_responses(401))
+def me(user: CurrentUser):
+    return user
+
+
+@router.post("/logout", status_code=204, responses=problem_responses(401, 403))
+def revoke_token(user: CurrentUser, session: SessionDep, request: Request):
+    """Revokes the token this request was made with."""
+    service.sign_out(session=session, claims=request.state.claims)

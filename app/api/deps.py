@@ -1,0 +1,79 @@
+"""Dependencies every router shares, as `Annotated` aliases."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from app.core import security
+from app.core.db import get_session
+from app.core.errors import NotAuthenticated, PermissionDenied
+from app.models.institution import Institution
+from app.models.user import User
+from app.services import access, auth, institutions
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _authenticate(request: Request, session: Session, bearer: str | None) -> User | None:
+    """The signed-in user, or None when the request carries no credentials at all.
+
+    A bearer header wins over the cookie; a cookie-authenticated unsafe request must also carry
+    the CSRF token bound to that sign-in.
+    """
+    token = bearer or request.cookies.get(security.COOKIE_NAME)
+    if not token:
+        return None
+    found = auth.user_for_token(session=session, token=token)
+    if found is None:
+        raise NotAuthenticated("The access token is invalid, expired or revoked.")
+    user, claims = found
+    request.state.user = user
+    request.state.claims = claims
+    request.state.csrf_token = security.csrf_token(claims.token_id)
+    if bearer is None and request.method not in SAFE_METHODS:
+        if not security.csrf_valid(claims.token_id, request.headers.get(security.CSRF_HEADER)):
+            raise PermissionDenied("The CSRF token is missing or wrong; reload the page.")
+    return user
+
+
+def get_optional_user(
+    request: Request, session: SessionDep, bearer: Annotated[str | None, Depends(_bearer)]
+) -> User | None:
+    """For public routes: anyone, but a signed-in person still sees their navigation."""
+    try:
+        return _authenticate(request, session, bearer)
+    except NotAuthenticated:
+        return None
+
+
+def get_current_user(
+    request: Request, session: SessionDep, bearer: Annotated[str | None, Depends(_bearer)]
+) -> User:
+    user = _authenticate(request, session, bearer)
+    if user is None:
+        raise NotAuthenticated("Sign in first.")
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_staff_user(user: CurrentUser) -> User:
+    access.require_staff(user, "see this")
+    return user
+
+
+StaffUser = Annotated[User, Depends(get_staff_user)]
+
+
+def get_institution(code: str, session: SessionDep, user: CurrentUser) -> Institution:
+    return institutions.get_institution(session=session, code=code)
+
+
+InstitutionDep = Annotated[Institution, Depends(get_institution)]

@@ -1,0 +1,89 @@
+"""Institutions: `/institutions` and `/institutions/{code}` for every client."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from app.api.deps import CurrentUser, InstitutionDep, SessionDep
+from app.api.problems import problem_responses
+from app.core.pagination import Page, PageParams, page
+from app.models.institution import (
+    InstitutionCreate,
+    InstitutionKind,
+    InstitutionPublic,
+    InstitutionStatus,
+    InstitutionUpdate,
+)
+from app.services import institutions as service
+from app.services.institutions import InstitutionSort
+from app.ui.render import HTML_CONTENT, shared
+
+router = APIRouter(prefix="/institutions", tags=["institutions"])
+READ = {200: {"content": HTML_CONTENT}, **problem_responses(401, 404, 422)}
+WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
+
+
+@router.get("", response_model=Page[InstitutionPublic], responses=READ)
+@shared("institutions/list.html", block="results")
+def list_institutions(
+    session: SessionDep,
+    user: CurrentUser,
+    request: Request,
+    response: Response,
+    paging: Annotated[PageParams, Depends()],
+    q: Annotated[str | None, Query(max_length=100, description="Name, code or city.")] = None,
+    status: InstitutionStatus | None = None,
+    kind: InstitutionKind | None = None,
+    sort: InstitutionSort = InstitutionSort.name,
+):
+    window = service.list_institutions(
+        session=session, actor=user, q=q, status=status, kind=kind, sort=sort, page=paging
+    )
+    return page(window, paging, request, response)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InstitutionPublic,
+    responses={201: {"content": HTML_CONTENT}, **WRITE},
+)
+@shared("institutions/detail.html", block="detail", event="institution-saved")
+def create_institution(
+    data: InstitutionCreate, session: SessionDep, user: CurrentUser, response: Response
+):
+    institution = service.create_institution(session=session, actor=user, data=data)
+    response.headers["Location"] = f"/institutions/{institution.code}"
+    return institution
+
+
+@router.get("/{code}", response_model=InstitutionPublic, responses=READ)
+@shared("institutions/detail.html", block="detail")
+def get_institution(institution: InstitutionDep):
+    return institution
+
+
+@router.patch(
+    "/{code}", response_model=InstitutionPublic, responses={200: {"content": HTML_CONTENT}, **WRITE}
+)
+@shared("institutions/detail.html", block="detail", event="institution-saved")
+def update_institution(
+    data: InstitutionUpdate,
+    institution: InstitutionDep,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+):
+    institution = service.update_institution(
+        session=session, actor=user, institution=institution, data=data
+    )
+    response.headers["Location"] = f"/institutions/{institution.code}"
+    return institution
+
+
+@router.delete(
+    "/{code}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 404, 409)
+)
+def delete_institution(institution: InstitutionDep, session: SessionDep, user: CurrentUser):
+    """Removes an entry made by mistake; an institution with any history answers 409."""
+    service.delete_institution(session=session, actor=user, institution=institution)

@@ -1,0 +1,154 @@
+"""Errors as RFC 9457 problem+json for JSON clients, as fragments for htmx, as pages for browsers."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from app.core.context import request_id_var
+from app.core.errors import DomainError, NotAuthenticated, TooManyRequests
+from app.ui.render import Representation, add_vary, html, representation
+
+log = logging.getLogger("app.errors")
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+    location: str | None = None
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldProblem] = []
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer."""
+    schema = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    return {
+        s: {"description": HTTPStatus(s).phrase, "content": {PROBLEM_JSON: schema}}
+        for s in statuses
+    }
+
+
+def respond(
+    request: Request,
+    problem: Problem,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    headers = dict(headers or {})
+    kind = representation(request)
+    if kind is Representation.json:
+        response: Response = JSONResponse(
+            problem.model_dump(exclude_none=True), problem.status, headers, media_type=PROBLEM_JSON
+        )
+    elif problem.status == 401:
+        target = "/login?next=" + quote(_return_path(request), safe="/")
+        if kind is Representation.fragment:
+            response = Response(status_code=401, headers={**headers, "HX-Redirect": target})
+        else:
+            response = RedirectResponse(target, status_code=303)
+    elif kind is Representation.fragment:
+        headers["HX-Reswap"] = "none"
+        response = html(
+            request, "errors/fragment.html", status_code=problem.status, headers=headers,
+            problem=problem,
+        )
+    else:
+        response = html(
+            request, "errors/page.html", status_code=problem.status, headers=headers,
+            problem=problem,
+        )
+    add_vary(response)
+    return response
+
+
+def _return_path(request: Request) -> str:
+    current = request.headers.get("hx-current-url")
+    if current:
+        parts = urlsplit(current)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def _problem(request: Request, status: int, detail: str, title: str | None = None, **kw) -> Problem:
+    return Problem(
+        title=title or HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        request_id=request_id_var.get(),
+        **kw,
+    )
+
+
+async def domain_error(request: Request, exc: DomainError) -> Response:
+    headers = {}
+    if isinstance(exc, NotAuthenticated):
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if _has_credentials(
+            request
+        ) else "Bearer"
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    errors = [FieldProblem(field=e.field, message=e.message) for e in exc.errors]
+    problem = _problem(request, exc.status, exc.detail, exc.title, errors=errors)
+    return respond(request, problem, headers)
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    raw = exc.errors()
+    malformed = [e for e in raw if e.get("type") == "json_invalid"]
+    if malformed:
+        reason = (malformed[0].get("ctx") or {}).get("error", "")
+        detail = f"The request body is not valid JSON{': ' + reason if reason else ''}."
+        return respond(request, _problem(request, 400, detail, "Malformed JSON"))
+    errors = []
+    for e in raw:
+        loc = [str(p) for p in e.get("loc", ())]
+        location = loc[0] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else None
+        field = ".".join(loc[1:] if location else loc) or (location or "body")
+        errors.append(FieldProblem(field=field, message=e.get("msg", "is invalid"), location=location))
+    names = ", ".join(sorted({e.field for e in errors}))
+    problem = _problem(
+        request, 422, f"Some fields are not valid: {names}.", "Invalid request", errors=errors
+    )
+    return respond(request, problem)
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"Nothing is at {request.url.path}."
+    return respond(request, _problem(request, exc.status_code, detail), exc.headers)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    request_id = getattr(request.state, "request_id", None)
+    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    problem = _problem(request, 500, "Something went wrong on our side; it has been logged.")
+    problem.request_id = request_id
+    return respond(request, problem)
+
+
+def _has_credentials(request: Request) -> bool:
+    return bool(request.headers.get("authorization") or request.cookies)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, server_error)

@@ -1,0 +1,104 @@
+"""The `portal` command: serve, db, demo, users."""
+
+import getpass
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from app.core import migrations
+from app.core.config import get_settings
+from app.core.db import get_engine
+from app.core.errors import DomainError
+from app.models.user import Role, UserBase
+
+app = typer.Typer(help="The Liaison Portal.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Upgrade the schema, then serve the portal."""
+    migrations.upgrade()
+    typer.echo(f"Liaison Portal: sign in at http://{host}:{port}/login")
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=host, port=port, workers=workers, access_log=False
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    migrations.upgrade(revision=revision)
+    typer.echo(f"Database upgraded to {revision}.")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="e.g. -1 or base")]) -> None:
+    """Revert migrations down to REVISION."""
+    migrations.downgrade(revision)
+    typer.echo(f"Database downgraded to {revision}.")
+
+
+@app.command()
+def demo() -> None:
+    """Create the schema and load demo data (safe to run again)."""
+    from app import demo as demo_data
+
+    migrations.upgrade()
+    with Session(get_engine()) as session:
+        added = demo_data.load(session)
+    typer.echo(
+        f"Demo data ready ({added['institutions']} institutions and {added['accounts']} "
+        "accounts added)."
+    )
+    typer.echo("Start the portal with `portal serve`, then sign in at http://127.0.0.1:8000/login")
+    typer.echo(f"Every demo account's password: {demo_data.DEMO_PASSWORD}")
+    for account in demo_data.ACCOUNTS:
+        where = f" at {account.institution}" if account.institution else ""
+        typer.echo(f"  {account.email:34} {account.role.value}{where}")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Sign-in e-mail address.")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    role: Annotated[Role, typer.Option(help="Role.")],
+    institution: Annotated[str | None, typer.Option(help="Institution code.")] = None,
+) -> None:
+    """Create a user. The password is read from standard input (prompted on a terminal)."""
+    from app.services import users
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat the password: ") != password:
+            _fail("The passwords differ.")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        data = UserBase(email=email, name=name, role=role, institution=institution)
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    with Session(get_engine()) as session:
+        try:
+            user = users.create_user(session=session, actor=None, data=data, password=password)
+        except DomainError as exc:
+            _fail(exc.detail)
+    typer.echo(f"Created user {user.id} <{user.email}> ({user.role}).")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+

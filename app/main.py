@@ -1,0 +1,55 @@
+"""The application factory."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
+
+from app.api import audit, auth, health, institutions, problems
+from app.core import logging as portal_logging
+from app.core.config import get_settings
+from app.core.middleware import BodyLimit, RequestContext
+from app.ui import pages
+
+STATIC_DIR = Path(__file__).parent / "ui" / "static"
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    portal_logging.configure(settings.log_level)
+    app = FastAPI(
+        title=f"{settings.consortium_name} Liaison Portal",
+        version="0.1.0",
+        description=(
+            "One set of endpoints for liaisons (HTML pages), consortium tools (JSON) and staff. "
+            "Send `Accept: application/json` (or nothing) for JSON, `Accept: text/html` for a "
+            "page; htmx requests (`HX-Request: true`) get a fragment."
+        ),
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(pages.router)  # before the resources: /institutions/new is not a code
+    app.include_router(auth.router)
+    app.include_router(institutions.router)
+    app.include_router(audit.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.openapi = lambda: _openapi(app)
+    return app
+
+
+def _openapi(app: FastAPI) -> dict:
+    """The generated document, plus the problem+json schemas that error responses refer to."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (problems.Problem, problems.FieldProblem):
+            definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            definition.pop("$defs", None)
+            components[model.__name__] = definition
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,33 @@
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from app.core.db import UTCDateTime, utcnow
+
+
+class RevokedToken(SQLModel, table=True):
+    """A signed-out token, refused until it would have expired anyway."""
+
+    __tablename__ = "revoked_token"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class LoginFailure(SQLModel, table=True):
+    """One failed sign-in, keyed by account and by address, for throttling."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=300)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int

@@ -1,0 +1,22 @@
+"""Pieces every model family shares."""
+
+from typing import Any
+
+from pydantic import ConfigDict, model_validator
+from sqlmodel import SQLModel
+
+
+class FormInput(SQLModel):
+    """A request body: unknown fields are refused, and an empty form field means "no value".
+
+    htmx's json-enc sends every input as a string, so an emptied optional input arrives as "".
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_none(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: (None if v == "" else v) for k, v in data.items()}
+        return data

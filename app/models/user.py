@@ -1,0 +1,46 @@
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import EmailStr
+from sqlalchemy import String
+from sqlmodel import Field, SQLModel
+
+from app.core.db import UTCDateTime, utcnow
+
+
+class Role(StrEnum):
+    consortium_admin = "consortium_admin"
+    consortium_staff = "consortium_staff"
+    director = "director"
+    liaison = "liaison"
+    library_staff = "library_staff"
+
+    @property
+    def is_consortium(self) -> bool:
+        return self in (Role.consortium_admin, Role.consortium_staff)
+
+
+class UserBase(SQLModel):
+    email: EmailStr = Field(max_length=254, sa_type=String(254), unique=True)
+    name: str = Field(min_length=1, max_length=200)
+    role: Role = Field(sa_type=String(32))
+    institution: str | None = Field(
+        default=None, max_length=8, foreign_key="institution.code", index=True
+    )
+
+
+class User(UserBase, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    active: bool = True
+    password_hash: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+
+class UserPublic(UserBase):
+    id: int

@@ -1,0 +1,203 @@
+"""Institutions: the member libraries and their lifecycle."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from app.core import audit
+from app.core.config import get_settings
+from app.core.db import utcnow
+from app.core.errors import Conflict, FieldError, Invalid, NotFound
+from app.core.pagination import PageParams, Window, fetch
+from app.models.institution import (
+    Institution,
+    InstitutionCreate,
+    InstitutionKind,
+    InstitutionStatus,
+    InstitutionUpdate,
+)
+from app.models.user import User
+from app.services.access import require_staff
+
+S = InstitutionStatus
+TRANSITIONS: dict[InstitutionStatus, set[InstitutionStatus]] = {
+    S.prospective: {S.joining},
+    S.joining: {S.active, S.prospective},
+    S.active: {S.leaving},
+    S.leaving: {S.former, S.active},
+    S.former: {S.joining},
+}
+
+
+class InstitutionSort(StrEnum):
+    name = "name"
+    name_desc = "-name"
+    code = "code"
+    code_desc = "-code"
+    city = "city"
+    city_desc = "-city"
+    joined_on = "joined_on"
+    joined_on_desc = "-joined_on"
+
+
+def list_institutions(
+    *,
+    session: Session,
+    actor: User,
+    q: str | None = None,
+    status: InstitutionStatus | None = None,
+    kind: InstitutionKind | None = None,
+    sort: InstitutionSort = InstitutionSort.name,
+    page: PageParams,
+) -> Window:
+    stmt = select(Institution)
+    if q:
+        stmt = stmt.where(
+            or_(
+                Institution.name.icontains(q, autoescape=True),
+                Institution.code.icontains(q, autoescape=True),
+                Institution.city.icontains(q, autoescape=True),
+            )
+        )
+    if status:
+        stmt = stmt.where(Institution.status == status)
+    if kind:
+        stmt = stmt.where(Institution.kind == kind)
+    column = getattr(Institution, sort.value.lstrip("-"))
+    order = column.desc() if sort.value.startswith("-") else column.asc()
+    stmt = stmt.order_by(order, Institution.code)
+    return fetch(session, stmt, page)
+
+
+def get_institution(*, session: Session, code: str) -> Institution:
+    institution = session.get(Institution, code)
+    if institution is None:
+        raise NotFound(f"No institution has the code {code}.")
+    return institution
+
+
+def create_institution(*, session: Session, actor: User, data: InstitutionCreate) -> Institution:
+    require_staff(actor, "add institutions")
+    if session.get(Institution, data.code) is not None:
+        raise Conflict(
+            f"An institution with the code {data.code} already exists.",
+            [FieldError("code", "is already taken")],
+        )
+    institution = Institution.model_validate(
+        data, update={"alma_code": data.alma_code or get_settings().alma_code_prefix + data.code}
+    )
+    _check_dates(institution)
+    session.add(institution)
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity_type="institution",
+        entity_id=institution.code,
+        after=audit.snapshot(institution),
+    )
+    _commit(session)
+    return institution
+
+
+def update_institution(
+    *, session: Session, actor: User, institution: Institution, data: InstitutionUpdate
+) -> Institution:
+    require_staff(actor, "edit institutions")
+    before = audit.snapshot(institution)
+    values = data.model_dump(exclude_unset=True)
+    new_status = values.pop("status", None)
+    for key, value in values.items():
+        setattr(institution, key, value)
+    if new_status is not None and new_status != institution.status:
+        _transition(institution, InstitutionStatus(new_status), values)
+    _check_dates(institution)
+    old, new = audit.changes(before, audit.snapshot(institution))
+    if new:
+        institution.updated_at = utcnow()
+        session.add(institution)
+        audit.record(
+            session,
+            actor=actor,
+            action="update",
+            entity_type="institution",
+            entity_id=institution.code,
+            before=old,
+            after=new,
+        )
+        _commit(session)
+    return institution
+
+
+def delete_institution(*, session: Session, actor: User, institution: Institution) -> None:
+    """Only an entry made by mistake goes: one that never joined and nothing refers to."""
+    require_staff(actor, "delete institutions")
+    if institution.status != InstitutionStatus.prospective:
+        raise Conflict(
+            f"{institution.code} has a membership history; set its status to former instead."
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="delete",
+        entity_type="institution",
+        entity_id=institution.code,
+        before=audit.snapshot(institution),
+    )
+    session.delete(institution)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(
+            f"{institution.code} has records that refer to it; set its status to former instead."
+        ) from exc
+
+
+def today() -> date:
+    return datetime.now(get_settings().tz).date()
+
+
+def _transition(institution: Institution, target: InstitutionStatus, given: dict) -> None:
+    current = InstitutionStatus(institution.status)
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
+        raise Invalid(
+            f"An institution cannot go from {current} to {target} (allowed: {allowed}).",
+            [FieldError("status", f"cannot change from {current} to {target}")],
+        )
+    institution.status = target
+    if target == InstitutionStatus.active:
+        institution.joined_on = given.get("joined_on") or institution.joined_on or today()
+        institution.left_on = None
+    elif target == InstitutionStatus.former:
+        institution.left_on = given.get("left_on") or today()
+
+
+def _check_dates(institution: Institution) -> None:
+    if institution.joined_on and institution.left_on and institution.left_on < institution.joined_on:
+        raise Invalid(
+            "An institution cannot leave before it joined.",
+            [FieldError("left_on", "must not be before joined_on")],
+        )
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(
+            "Another institution already uses this code or Alma code.",
+            [FieldError("alma_code", "is already taken")],
+        ) from exc
+
+
+def count_by_status(*, session: Session) -> list[tuple[InstitutionStatus, int]]:
+    rows = dict(
+        session.exec(select(Institution.status, func.count()).group_by(Institution.status)).all()
+    )
+    return [(s, rows[s]) for s in InstitutionStatus if rows.get(s)]

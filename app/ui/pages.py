@@ -1,0 +1,129 @@
+"""UI-only routes: sign-in, the dashboard and forms. Hidden from OpenAPI; they call the same services."""
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.api.auth import client_address
+from app.api.deps import CurrentUser, InstitutionDep, OptionalUser, SessionDep
+from app.core import security
+from app.core.config import get_settings
+from app.core.errors import NotAuthenticated, PermissionDenied, TooManyRequests
+from app.models.institution import InstitutionStatus
+from app.services import access, auth, institutions
+from app.ui.render import html
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(path: str | None) -> str:
+    """Only a path on this site: never an open redirect."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    parts = urlsplit(path)
+    return "/" if parts.scheme or parts.netloc else path
+
+
+@router.get("/login")
+def login_page(request: Request, user: OptionalUser, next: str | None = None):
+    if user is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return html(request, "auth/login.html", next_path=_safe_next(next))
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=256)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+):
+    target = _safe_next(next)
+    try:
+        signed_in = auth.sign_in(
+            session=session, email=username, password=password, address=client_address(request)
+        )
+    except (NotAuthenticated, TooManyRequests) as exc:
+        throttled = isinstance(exc, TooManyRequests)
+        return html(
+            request,
+            "auth/login.html",
+            status_code=429 if throttled else 200,
+            headers={"Retry-After": str(exc.retry_after)} if throttled else None,
+            error=exc.detail,
+            email=username,
+            next_path=target,
+        )
+    response = RedirectResponse(target, status_code=303)
+    lifetime = signed_in.claims.expires_at - signed_in.claims.issued_at
+    response.set_cookie(
+        security.COOKIE_NAME,
+        signed_in.token,
+        max_age=int(lifetime.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    session: SessionDep,
+    csrf_token: Annotated[str, Form(alias=security.CSRF_FIELD)] = "",
+):
+    """Revokes the cookie's token server-side, then clears the cookie."""
+    token = request.cookies.get(security.COOKIE_NAME)
+    found = auth.user_for_token(session=session, token=token) if token else None
+    if found is not None:
+        _, claims = found
+        if not security.csrf_valid(claims.token_id, csrf_token):
+            raise PermissionDenied("The CSRF token is missing or wrong; reload the page.")
+        auth.sign_out(session=session, claims=claims)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(security.COOKIE_NAME, path="/", httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep, user: OptionalUser) -> Response:
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    institution = (
+        institutions.get_institution(session=session, code=user.institution)
+        if user.institution
+        else None
+    )
+    return html(
+        request,
+        "home.html",
+        institution=institution,
+        member_counts=institutions.count_by_status(session=session),
+    )
+
+
+@router.get("/institutions/new")
+def new_institution(request: Request, user: CurrentUser):
+    access.require_staff(user, "add institutions")
+    return html(
+        request,
+        "institutions/form.html",
+        institution=None,
+        statuses=list(InstitutionStatus),
+        alma_prefix=get_settings().alma_code_prefix,
+    )
+
+
+@router.get("/institutions/{code}/edit")
+def edit_institution(request: Request, user: CurrentUser, institution: InstitutionDep):
+    access.require_staff(user, "edit institutions")
+    current = InstitutionStatus(institution.status)
+    statuses = [current, *sorted(institutions.TRANSITIONS[current])]
+    return html(request, "institutions/form.html", institution=institution, statuses=statuses)
+
+
