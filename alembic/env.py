@@ -1,12 +1,12 @@
 """Migrations run with the portal's own engine settings; the URL can be overridden per run."""
 
-from alembic import context
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
 import app.models  # noqa: F401  (registers every table)
-from app.core.db import UTCDateTime, build_engine
+from alembic import context
 from app.core.config import get_settings
+from app.core.db import UTCDateTime, build_engine
 
 config = context.config
 

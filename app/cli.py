@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.core import migrations
-from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.errors import DomainError
 from app.models.user import Role, UserBase
@@ -58,10 +57,8 @@ def demo() -> None:
     migrations.upgrade()
     with Session(get_engine()) as session:
         added = demo_data.load(session)
-    typer.echo(
-        f"Demo data ready ({added['institutions']} institutions and {added['accounts']} "
-        "accounts added)."
-    )
+    summary = ", ".join(f"{n} {kind}" for kind, n in added.items() if n) or "nothing new"
+    typer.echo(f"Demo data ready ({summary} added).")
     typer.echo("Start the portal with `portal serve`, then sign in at http://127.0.0.1:8000/login")
     typer.echo(f"Every demo account's password: {demo_data.DEMO_PASSWORD}")
     for account in demo_data.ACCOUNTS:
@@ -100,5 +97,3 @@ def users_create(
 def _fail(message: str) -> None:
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(code=1)
-
-

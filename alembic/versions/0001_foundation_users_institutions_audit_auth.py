@@ -8,6 +8,7 @@ Create Date: 2026-11-28 11:54:27.549824
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
 from app.core.db import UTCDateTime
 

@@ -35,9 +35,13 @@ def _authenticate(request: Request, session: Session, bearer: str | None) -> Use
     request.state.user = user
     request.state.claims = claims
     request.state.csrf_token = security.csrf_token(claims.token_id)
-    if bearer is None and request.method not in SAFE_METHODS:
-        if not security.csrf_valid(claims.token_id, request.headers.get(security.CSRF_HEADER)):
-            raise PermissionDenied("The CSRF token is missing or wrong; reload the page.")
+    presented = request.headers.get(security.CSRF_HEADER)
+    if (
+        bearer is None
+        and request.method not in SAFE_METHODS
+        and not security.csrf_valid(claims.token_id, presented)
+    ):
+        raise PermissionDenied("The CSRF token is missing or wrong; reload the page.")
     return user
 
 

@@ -24,7 +24,11 @@ WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
 
 
 @router.get("", response_model=Page[InstitutionPublic], responses=READ)
-@shared("institutions/list.html", block="results")
+@shared(
+    "institutions/list.html",
+    block="results",
+    extra={"kinds": list(InstitutionKind), "statuses": list(InstitutionStatus)},
+)
 def list_institutions(
     session: SessionDep,
     user: CurrentUser,
@@ -82,7 +86,9 @@ def update_institution(
 
 
 @router.delete(
-    "/{code}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 404, 409)
+    "/{code}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 409),
 )
 def delete_institution(institution: InstitutionDep, session: SessionDep, user: CurrentUser):
     """Removes an entry made by mistake; an institution with any history answers 409."""

@@ -1,4 +1,4 @@
-"""Errors as RFC 9457 problem+json for JSON clients, as fragments for htmx, as pages for browsers."""
+"""Errors: RFC 9457 problem+json for JSON clients, fragments for htmx, pages for browsers."""
 
 import logging
 from http import HTTPStatus
@@ -64,12 +64,18 @@ def respond(
     elif kind is Representation.fragment:
         headers["HX-Reswap"] = "none"
         response = html(
-            request, "errors/fragment.html", status_code=problem.status, headers=headers,
+            request,
+            "errors/fragment.html",
+            status_code=problem.status,
+            headers=headers,
             problem=problem,
         )
     else:
         response = html(
-            request, "errors/page.html", status_code=problem.status, headers=headers,
+            request,
+            "errors/page.html",
+            status_code=problem.status,
+            headers=headers,
             problem=problem,
         )
     add_vary(response)
@@ -98,9 +104,9 @@ def _problem(request: Request, status: int, detail: str, title: str | None = Non
 async def domain_error(request: Request, exc: DomainError) -> Response:
     headers = {}
     if isinstance(exc, NotAuthenticated):
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if _has_credentials(
-            request
-        ) else "Bearer"
+        headers["WWW-Authenticate"] = (
+            'Bearer error="invalid_token"' if _has_credentials(request) else "Bearer"
+        )
     if isinstance(exc, TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
     errors = [FieldProblem(field=e.field, message=e.message) for e in exc.errors]
@@ -118,9 +124,13 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
     errors = []
     for e in raw:
         loc = [str(p) for p in e.get("loc", ())]
-        location = loc[0] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else None
+        location = (
+            loc[0] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else None
+        )
         field = ".".join(loc[1:] if location else loc) or (location or "body")
-        errors.append(FieldProblem(field=field, message=e.get("msg", "is invalid"), location=location))
+        errors.append(
+            FieldProblem(field=field, message=e.get("msg", "is invalid"), location=location)
+        )
     names = ", ".join(sorted({e.field for e in errors}))
     problem = _problem(
         request, 422, f"Some fields are not valid: {names}.", "Invalid request", errors=errors

@@ -28,7 +28,7 @@ def utcnow() -> datetime:
 
 
 class UTCDateTime(TypeDecorator):
-    """Aware datetimes in, aware UTC datetimes out, on SQLite (naive storage) and PostgreSQL alike."""
+    """Aware datetimes in, aware UTC out, on SQLite (stored naive) and PostgreSQL alike."""
 
     impl = DateTime(timezone=True)
     cache_ok = True

@@ -35,7 +35,13 @@ def verify_password(password: str, password_hash: str | None) -> bool:
     return _hasher.verify(password, password_hash)
 
 
-COMMON_PASSWORDS = {"password1234", "passwordpassword", "123456789012", "qwertyuiopas", "letmeinletmein"}
+COMMON_PASSWORDS = {
+    "password1234",
+    "passwordpassword",
+    "123456789012",
+    "qwertyuiopas",
+    "letmeinletmein",
+}
 
 
 def password_problem(password: str, email: str = "") -> str | None:

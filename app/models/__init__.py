@@ -1,8 +1,7 @@
-"""All table models, imported so `SQLModel.metadata` knows every table (Alembic, tests)."""
+"""Table models, one module per resource. Importing this package registers every table."""
 
-from app.models.audit import AuditEntry
-from app.models.auth import LoginFailure, RevokedToken
-from app.models.institution import Institution
-from app.models.user import User
+import importlib
+import pkgutil
 
-__all__ = ["AuditEntry", "Institution", "LoginFailure", "RevokedToken", "User"]
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

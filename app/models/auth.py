@@ -29,5 +29,5 @@ class LoginFailure(SQLModel, table=True):
 
 class TokenResponse(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105
     expires_in: int

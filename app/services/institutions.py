@@ -178,7 +178,11 @@ def _transition(institution: Institution, target: InstitutionStatus, given: dict
 
 
 def _check_dates(institution: Institution) -> None:
-    if institution.joined_on and institution.left_on and institution.left_on < institution.joined_on:
+    if (
+        institution.joined_on
+        and institution.left_on
+        and institution.left_on < institution.joined_on
+    ):
         raise Invalid(
             "An institution cannot leave before it joined.",
             [FieldError("left_on", "must not be before joined_on")],

@@ -8,9 +8,7 @@ from app.models.institution import Institution
 from app.models.user import Role, User, UserBase
 
 
-def create_user(
-    *, session: Session, actor: User | None, data: UserBase, password: str
-) -> User:
+def create_user(*, session: Session, actor: User | None, data: UserBase, password: str) -> User:
     """`actor` is None only for the command line, which runs as the operator."""
     email = data.email.strip().lower()
     role = Role(data.role)

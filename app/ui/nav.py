@@ -1,6 +1,6 @@
-"""The one top navigation, the same on every page; each area shows only to the roles that may use it.
+"""The one top navigation, the same on every page; an area shows only to roles that may use it.
 
-A new area (tickets, status, announcements, duties, admin) adds its line to `AREAS` when its pages land.
+A new area (tickets, status, announcements, duties, admin) adds its line to `AREAS`.
 """
 
 from dataclasses import dataclass
@@ -22,6 +22,9 @@ class Area:
 AREAS = (
     Area("Home", "/", MEMBERS),
     Area("Directory", "/institutions", MEMBERS),
+    Area("Tickets", "/tickets", MEMBERS),
+    Area("Status", "/status", None),
+    Area("Admin", "/admin", frozenset({Role.consortium_admin})),
 )
 
 

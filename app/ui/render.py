@@ -19,7 +19,6 @@ from jinja2_fragments import render_block
 
 from app.core.config import get_settings
 from app.core.security import CSRF_FIELD, CSRF_HEADER
-from app.models.institution import InstitutionKind, InstitutionStatus
 from app.services.access import is_staff
 from app.ui.nav import navigation
 
@@ -115,12 +114,12 @@ env.globals.update(
     CSRF_FIELD=CSRF_FIELD,
     CSRF_HEADER=CSRF_HEADER,
     is_staff=is_staff,
-    InstitutionKind=InstitutionKind,
-    InstitutionStatus=InstitutionStatus,
 )
 # Macros as globals: a fragment rendered on its own cannot see imports made outside its block.
 _macros = env.get_template("macros.html").module
-env.globals.update({name: getattr(_macros, name) for name in ("field", "select", "status_badge", "pager")})
+env.globals.update(
+    {name: getattr(_macros, name) for name in ("field", "select", "status_badge", "pager")}
+)
 
 
 def context(request: Request, **values: Any) -> dict[str, Any]:
@@ -148,7 +147,11 @@ def html(
 ) -> HTMLResponse:
     """Renders a whole template, or only `block` of it."""
     ctx = context(request, **values)
-    body = render_block(env, template, block, **ctx) if block else env.get_template(template).render(ctx)
+    body = (
+        render_block(env, template, block, **ctx)
+        if block
+        else env.get_template(template).render(ctx)
+    )
     response = HTMLResponse(body, status_code=status_code, headers=headers)
     add_vary(response)
     return response
@@ -157,12 +160,15 @@ def html(
 # --- shared routes ----------------------------------------------------------------------------
 
 
-def shared(template: str, block: str, *, event: str | None = None):
+def shared(
+    template: str, block: str, *, event: str | None = None, extra: dict[str, Any] | None = None
+):
     """Decorates a resource route so it also answers browsers (page) and htmx (fragment).
 
     The route keeps its `response_model` for JSON. Headers it sets on its `Response` parameter
     (Location, Link, ETag) reach every representation. After a write, htmx also gets the
     `event` as `HX-Trigger` and, where the route set a `Location`, the URL pushed to history.
+    `extra` is fixed template context (e.g. the choices of a filter).
     """
 
     def decorate(endpoint):
@@ -204,6 +210,7 @@ def shared(template: str, block: str, *, event: str | None = None):
                 status_code=200,
                 headers=headers,
                 data=result,
+                **(extra or {}),
             )
 
         if inspect.iscoroutinefunction(endpoint):

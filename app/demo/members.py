@@ -1,7 +1,4 @@
-"""Demo data: the I-Share member list plus one clearly fictitious account per role.
-
-Idempotent: whatever already exists is left as it is, so a second run changes nothing.
-"""
+"""Demo members: the I-Share member list and one clearly fictitious account per role."""
 
 import csv
 from dataclasses import dataclass
@@ -13,7 +10,7 @@ from app.models.institution import Institution, InstitutionCreate, InstitutionKi
 from app.models.user import Role, User, UserBase
 from app.services import institutions, users
 
-MEMBERS_CSV = Path(__file__).parent / "data" / "ishare-members.csv"
+MEMBERS_CSV = Path(__file__).parent.parent / "data" / "ishare-members.csv"
 KINDS = {
     "public university": InstitutionKind.public_university,
     "private college/university": InstitutionKind.private_college,
@@ -21,7 +18,7 @@ KINDS = {
     "library/cultural institution": InstitutionKind.library_or_museum,
 }
 # Demo credentials, printed for whoever tries the demo. Not secrets: never use them elsewhere.
-DEMO_PASSWORD = "Demo-Portal-2026!"
+DEMO_PASSWORD = "Demo-Portal-2026!"  # noqa: S105
 
 
 @dataclass(frozen=True)
@@ -73,6 +70,11 @@ def load(session: Session) -> dict[str, int]:
             _create(session, account, actor=admin)
             added["accounts"] += 1
     return added
+
+
+def admin(session: Session) -> User:
+    """The demo's consortium admin, who acts for every demo write."""
+    return _find(session, ACCOUNTS[0].email)
 
 
 def _find(session: Session, email: str) -> User | None:

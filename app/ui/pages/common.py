@@ -1,4 +1,4 @@
-"""UI-only routes: sign-in, the dashboard and forms. Hidden from OpenAPI; they call the same services."""
+"""Sign-in, sign-out, the dashboard and the institution forms."""
 
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -11,7 +11,7 @@ from app.api.deps import CurrentUser, InstitutionDep, OptionalUser, SessionDep
 from app.core import security
 from app.core.config import get_settings
 from app.core.errors import NotAuthenticated, PermissionDenied, TooManyRequests
-from app.models.institution import InstitutionStatus
+from app.models.institution import InstitutionKind, InstitutionStatus
 from app.services import access, auth, institutions
 from app.ui.render import html
 
@@ -114,6 +114,7 @@ def new_institution(request: Request, user: CurrentUser):
         request,
         "institutions/form.html",
         institution=None,
+        kinds=list(InstitutionKind),
         statuses=list(InstitutionStatus),
         alma_prefix=get_settings().alma_code_prefix,
     )
@@ -124,6 +125,10 @@ def edit_institution(request: Request, user: CurrentUser, institution: Instituti
     access.require_staff(user, "edit institutions")
     current = InstitutionStatus(institution.status)
     statuses = [current, *sorted(institutions.TRANSITIONS[current])]
-    return html(request, "institutions/form.html", institution=institution, statuses=statuses)
-
-
+    return html(
+        request,
+        "institutions/form.html",
+        institution=institution,
+        kinds=list(InstitutionKind),
+        statuses=statuses,
+    )

@@ -1,0 +1,1 @@
+"""UI-only routes (hidden from OpenAPI), one module per area; each module exposes `router`."""

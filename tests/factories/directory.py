@@ -1,0 +1,5 @@
+"""Builders for the directory slice (mixed into `Factory`)."""
+
+
+class DirectoryBuilders:
+    pass

@@ -1,0 +1,5 @@
+"""Builders for the maintenance slice (mixed into `Factory`)."""
+
+
+class MaintenanceBuilders:
+    pass

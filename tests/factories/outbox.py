@@ -1,0 +1,5 @@
+"""Builders for the outbox slice (mixed into `Factory`)."""
+
+
+class OutboxBuilders:
+    pass

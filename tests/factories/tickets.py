@@ -1,0 +1,5 @@
+"""Builders for the tickets slice (mixed into `Factory`)."""
+
+
+class TicketsBuilders:
+    pass
