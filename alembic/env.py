@@ -35,6 +35,11 @@ def _render_item(kind: str, obj, autogen_context):
     return False
 
 
+def _include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Full-text search tables (SQLite FTS5 shadow tables) live outside the models."""
+    return not (type_ == "table" and reflected and compare_to is None and "_fts" in name)
+
+
 def _run(connection) -> None:
     context.configure(
         connection=connection,
@@ -42,6 +47,7 @@ def _run(connection) -> None:
         render_as_batch=True,
         compare_type=True,
         render_item=_render_item,
+        include_object=_include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

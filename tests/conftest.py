@@ -31,6 +31,9 @@ from app.main import create_app  # noqa: E402
 from tests import factories  # noqa: E402
 
 
+pytest_plugins = ["tests.live_server"]
+
+
 def is_postgres(url: str = DATABASE_URL) -> bool:
     return url.startswith("postgresql")
 
