@@ -6,7 +6,7 @@ from sqlmodel.sql.sqltypes import AutoString
 import app.models  # noqa: F401  (registers every table)
 from alembic import context
 from app.core.config import get_settings
-from app.core.db import UTCDateTime, build_engine
+from app.core.db import EnumString, UTCDateTime, build_engine
 
 config = context.config
 
@@ -27,7 +27,7 @@ def _render_item(kind: str, obj, autogen_context):
     """Our column types by their plain SQLAlchemy names, so migrations never import models."""
     if kind != "type":
         return False
-    if isinstance(obj, AutoString):
+    if isinstance(obj, AutoString | EnumString):
         return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
     if isinstance(obj, UTCDateTime):
         autogen_context.imports.add("from app.core.db import UTCDateTime")

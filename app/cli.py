@@ -55,7 +55,7 @@ def demo() -> None:
     from app import demo as demo_data
 
     migrations.upgrade()
-    with Session(get_engine()) as session:
+    with Session(get_engine(), expire_on_commit=False) as session:
         added = demo_data.load(session)
     summary = ", ".join(f"{n} {kind}" for kind, n in added.items() if n) or "nothing new"
     typer.echo(f"Demo data ready ({summary} added).")
@@ -86,7 +86,7 @@ def users_create(
         data = UserBase(email=email, name=name, role=role, institution=institution)
     except ValidationError as exc:
         _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
-    with Session(get_engine()) as session:
+    with Session(get_engine(), expire_on_commit=False) as session:
         try:
             user = users.create_user(session=session, actor=None, data=data, password=password)
         except DomainError as exc:
@@ -97,3 +97,7 @@ def users_create(
 def _fail(message: str) -> None:
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(code=1)
+
+
+if __name__ == "__main__":
+    app()

@@ -4,10 +4,10 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, HttpUrl, field_validator
-from sqlalchemy import Index, String
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from app.core.db import UTCDateTime, utcnow
+from app.core.db import EnumString, UTCDateTime, utcnow
 from app.models.common import FormInput
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9]{2,8}$")
@@ -50,7 +50,9 @@ Website = Annotated[str, AfterValidator(_website)]
 class InstitutionBase(SQLModel):
     name: str = Field(min_length=1, max_length=200)
     city: str | None = Field(default=None, max_length=100)
-    kind: InstitutionKind = Field(default=InstitutionKind.other, sa_type=String(32))
+    kind: InstitutionKind = Field(
+        default=InstitutionKind.other, sa_type=EnumString(InstitutionKind, 32)
+    )
     website: str | None = Field(default=None, max_length=300)
     joined_on: date | None = None
     left_on: date | None = None
@@ -60,7 +62,9 @@ class Institution(InstitutionBase, table=True):
     __table_args__ = (Index("ix_institution_status_name", "status", "name"),)
 
     code: str = Field(primary_key=True, max_length=8)
-    status: InstitutionStatus = Field(default=InstitutionStatus.prospective, sa_type=String(16))
+    status: InstitutionStatus = Field(
+        default=InstitutionStatus.prospective, sa_type=EnumString(InstitutionStatus, 16)
+    )
     alma_code: str = Field(max_length=40, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

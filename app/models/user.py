@@ -5,7 +5,7 @@ from pydantic import EmailStr
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from app.core.db import UTCDateTime, utcnow
+from app.core.db import EnumString, UTCDateTime, utcnow
 
 
 class Role(StrEnum):
@@ -23,7 +23,7 @@ class Role(StrEnum):
 class UserBase(SQLModel):
     email: EmailStr = Field(max_length=254, sa_type=String(254), unique=True)
     name: str = Field(min_length=1, max_length=200)
-    role: Role = Field(sa_type=String(32))
+    role: Role = Field(sa_type=EnumString(Role, 32))
     institution: str | None = Field(
         default=None, max_length=8, foreign_key="institution.code", index=True
     )

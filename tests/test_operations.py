@@ -1,0 +1,83 @@
+"""Health, readiness, request ids and structured logs."""
+
+import json
+import logging
+
+from sqlalchemy.exc import OperationalError
+
+from app.core.logging import JsonFormatter
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "database": "ok"}
+
+
+def test_readyz_reports_an_unreachable_database(client, monkeypatch):
+    from app.api import health
+
+    class Down:
+        def connect(self):
+            raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(health, "get_engine", lambda: Down())
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+
+
+def test_every_response_carries_a_request_id(client):
+    generated = client.get("/healthz").headers["x-request-id"]
+    assert len(generated) == 32
+    echoed = client.get("/healthz", headers={"X-Request-ID": "abc-123-def"})
+    assert echoed.headers["x-request-id"] == "abc-123-def"
+    refused = client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})
+    assert refused.headers["x-request-id"] != "bad id\nwith newline"
+
+
+def test_problems_name_the_request_id(client):
+    response = client.get("/institutions", headers={"X-Request-ID": "trace-me-please"})
+    assert response.json()["request_id"] == "trace-me-please"
+
+
+def test_each_request_is_logged_once_with_its_id(client, caplog):
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        client.get("/healthz", headers={"X-Request-ID": "log-line-id"})
+    records = [r for r in caplog.records if r.name == "app.access"]
+    assert len(records) == 1
+    record = records[0]
+    assert (record.method, record.path, record.status) == ("GET", "/healthz", 200)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["path"] == "/healthz"
+    assert line["level"] == "info"
+    assert isinstance(line["duration_ms"], float)
+
+
+def test_logs_never_contain_the_authorization_header(client, make, caplog):
+    _, headers = make.signed_in()
+    token = headers["Authorization"].split()[1]
+    with caplog.at_level(logging.DEBUG):
+        client.get("/institutions", headers=headers)
+    formatted = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    assert token not in formatted
+
+
+def test_an_unexpected_error_is_a_500_problem_without_internals():
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    app = create_app()
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secret internals" not in response.text
+    assert response.json()["request_id"]
