@@ -12,7 +12,7 @@ from app import api as api_package
 from app.api import problems
 from app.core import logging as portal_logging
 from app.core.config import get_settings
-from app.core.middleware import BodyLimit, RequestContext
+from app.core.middleware import BodyLimit, DeferredCookie, RequestContext
 from app.ui import pages as ui_pages
 
 STATIC_DIR = Path(__file__).parent / "ui" / "static"
@@ -30,6 +30,7 @@ def create_app() -> FastAPI:
             "page; htmx requests (`HX-Request: true`) get a fragment."
         ),
     )
+    app.add_middleware(DeferredCookie)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     problems.install(app)

@@ -137,7 +137,7 @@ def test_login_page_sets_an_httponly_lax_cookie_and_redirects(client, make):
     assert response.headers["location"] == "/institutions"
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{security.COOKIE_NAME}=")
-    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
     assert "Secure" not in cookie  # plain http in tests; https sets it
     assert client.get("/auth/me").json()["id"] == user.id
 
@@ -270,3 +270,28 @@ def test_the_secret_is_required_in_production(monkeypatch):
         Settings(environment="production")
     with pytest.raises(ValidationError, match="at least 32 bytes"):
         Settings(environment="production", secret_key="short")
+
+
+def test_a_browser_session_past_half_its_life_gets_a_fresh_cookie(client, make, monkeypatch):
+    user = make.user(Role.liaison)
+    client.post("/login", data={"username": user.email, "password": PASSWORD})
+    first = client.cookies.get(security.COOKIE_NAME)
+    fresh = client.get("/auth/me")
+    assert "set-cookie" not in fresh.headers
+
+    later = utcnow() + timedelta(minutes=get_settings().access_token_minutes * 0.6)
+    monkeypatch.setattr(security, "utcnow", lambda: later)
+    renewed = client.get("/institutions", headers={"Accept": "text/html"})
+    assert renewed.status_code == 200
+    assert renewed.headers["set-cookie"].startswith(f"{security.COOKIE_NAME}=")
+    assert client.cookies.get(security.COOKIE_NAME) != first
+    assert "HttpOnly" in renewed.headers["set-cookie"]
+
+
+def test_bearer_tokens_are_never_renewed(client, make, monkeypatch):
+    _, headers = make.signed_in(Role.liaison)
+    later = utcnow() + timedelta(minutes=get_settings().access_token_minutes * 0.6)
+    monkeypatch.setattr(security, "utcnow", lambda: later)
+    response = client.get("/auth/me", headers=headers)
+    assert response.status_code == 200
+    assert "set-cookie" not in response.headers

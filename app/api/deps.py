@@ -32,6 +32,11 @@ def _authenticate(request: Request, session: Session, bearer: str | None) -> Use
     if found is None:
         raise NotAuthenticated("The access token is invalid, expired or revoked.")
     user, claims = found
+    if bearer is None and security.needs_renewal(claims):
+        # The new cookie rides on whatever response this request gets (app.core.middleware).
+        renewed, renewed_claims = security.create_access_token(str(user.id))
+        secure = request.url.scheme == "https"
+        request.state.set_cookie = security.session_cookie(renewed, renewed_claims, secure=secure)
     request.state.user = user
     request.state.claims = claims
     request.state.csrf_token = security.csrf_token(claims.token_id)

@@ -57,6 +57,31 @@ class RequestContext:
             request_id_var.reset(token)
 
 
+class DeferredCookie:
+    """Adds the `Set-Cookie` a dependency left in `request.state.set_cookie` to any response.
+
+    Routes return data or ready-made responses alike; this way a renewed sign-in cookie reaches
+    the browser whichever representation the request got.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+
+        async def send_with_cookie(message: Message) -> None:
+            cookie = state.get("set_cookie")
+            if message["type"] == "http.response.start" and cookie:
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
 class BodyLimit:
     """Answers 413 for a body over the limit, whether or not it declares its length."""
 

@@ -109,6 +109,18 @@ def decode_access_token(token: str) -> TokenClaims | None:
     )
 
 
+def session_cookie(token: str, claims: TokenClaims, *, secure: bool) -> str:
+    """The `Set-Cookie` value that carries a browser's token: HttpOnly, SameSite=Lax."""
+    max_age = int((claims.expires_at - utcnow()).total_seconds())
+    cookie = f"{COOKIE_NAME}={token}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax"
+    return cookie + ("; Secure" if secure else "")
+
+
+def needs_renewal(claims: TokenClaims) -> bool:
+    """A browser session past half its life gets a fresh token, so active people stay signed in."""
+    return utcnow() - claims.issued_at > (claims.expires_at - claims.issued_at) / 2
+
+
 def csrf_token(token_id: str) -> str:
     """Bound to one sign-in: a token stolen from another session does not pass."""
     return hmac.new(_secret().encode(), f"csrf:{token_id}".encode(), hashlib.sha256).hexdigest()

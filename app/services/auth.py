@@ -34,6 +34,7 @@ def sign_in(*, session: Session, email: str, password: str, address: str | None)
     known = user is not None and user.active
     if not security.verify_password(password, user.password_hash if known else None) or not known:
         session.add_all([LoginFailure(key=k) for k in keys])
+        session.exec(delete(LoginFailure).where(LoginFailure.at < _window_start()))
         session.commit()
         raise NotAuthenticated(BAD_CREDENTIALS)
     session.exec(delete(LoginFailure).where(LoginFailure.key == keys[0]))
@@ -58,6 +59,10 @@ def sign_out(*, session: Session, claims: TokenClaims) -> None:
         session.add(RevokedToken(jti=claims.token_id, expires_at=claims.expires_at))
     session.exec(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
     session.commit()
+
+
+def _window_start():
+    return utcnow() - timedelta(seconds=get_settings().login_failure_window_seconds)
 
 
 def _refuse_if_throttled(session: Session, keys: list[str]) -> None:

@@ -57,18 +57,10 @@ def login(
             email=username,
             next_path=target,
         )
-    response = RedirectResponse(target, status_code=303)
-    lifetime = signed_in.claims.expires_at - signed_in.claims.issued_at
-    response.set_cookie(
-        security.COOKIE_NAME,
-        signed_in.token,
-        max_age=int(lifetime.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path="/",
+    cookie = security.session_cookie(
+        signed_in.token, signed_in.claims, secure=request.url.scheme == "https"
     )
-    return response
+    return RedirectResponse(target, status_code=303, headers={"Set-Cookie": cookie})
 
 
 @router.post("/logout")
