@@ -281,3 +281,10 @@ def test_empty_form_fields_mean_no_value(client, make, staff):
     )
     assert response.status_code == 200
     assert response.json()["city"] is None
+
+
+def test_an_unchosen_filter_from_a_plain_form_means_any(client, make, staff):
+    make.institution("ANY", name="Any Filter College")
+    response = client.get("/institutions?q=any+filter&status=&kind=", headers=staff)
+    assert response.status_code == 200
+    assert [i["code"] for i in response.json()["data"]] == ["ANY"]

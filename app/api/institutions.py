@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from app.api.deps import CurrentUser, InstitutionDep, SessionDep
 from app.api.problems import problem_responses
 from app.core.pagination import Page, PageParams, page
+from app.models.common import OptionalFilter
 from app.models.institution import (
     InstitutionCreate,
     InstitutionKind,
@@ -36,8 +37,8 @@ def list_institutions(
     response: Response,
     paging: Annotated[PageParams, Depends()],
     q: Annotated[str | None, Query(max_length=100, description="Name, code or city.")] = None,
-    status: InstitutionStatus | None = None,
-    kind: InstitutionKind | None = None,
+    status: Annotated[InstitutionStatus | None, OptionalFilter] = None,
+    kind: Annotated[InstitutionKind | None, OptionalFilter] = None,
     sort: InstitutionSort = InstitutionSort.name,
 ):
     window = service.list_institutions(

@@ -2,8 +2,16 @@
 
 from typing import Any
 
-from pydantic import ConfigDict, model_validator
+from pydantic import BeforeValidator, ConfigDict, model_validator
 from sqlmodel import SQLModel
+
+
+def blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+# A plain HTML form sends an unchosen filter ("Any status") as an empty string.
+OptionalFilter = BeforeValidator(blank_is_none)
 
 
 class FormInput(SQLModel):
@@ -18,5 +26,5 @@ class FormInput(SQLModel):
     @classmethod
     def _blank_is_none(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {k: (None if v == "" else v) for k, v in data.items()}
+            return {k: blank_is_none(v) for k, v in data.items()}
         return data
