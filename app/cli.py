@@ -1,15 +1,19 @@
-"""The `portal` command: serve, db, demo, users."""
+"""The `portal` command: serve, worker, db, demo, users."""
 
 import getpass
+import signal
 import sys
+import threading
 from typing import Annotated
 
 import typer
 import uvicorn
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from app.core import migrations
+from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.errors import DomainError
 from app.models.user import Role, UserBase
@@ -26,13 +30,56 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    outbox_worker: Annotated[
+        bool | None,
+        typer.Option(
+            "--outbox-worker/--no-outbox-worker",
+            help="Also deliver e-mail and run scheduled jobs in this process "
+            "(default: PORTAL_WORKER_IN_PROCESS, else on for SQLite, off for PostgreSQL, "
+            "where `portal worker` processes do it).",
+        ),
+    ] = None,
 ) -> None:
     """Upgrade the schema, then serve the portal."""
+    from app.notify.worker import start_in_thread
+
     migrations.upgrade()
+    settings = get_settings()
+    if outbox_worker is None:
+        outbox_worker = settings.worker_in_process
+    if outbox_worker is None:
+        outbox_worker = make_url(settings.database_url).get_backend_name() == "sqlite"
+    stop = start_in_thread(get_engine())[1] if outbox_worker else None
     typer.echo(f"Liaison Portal: sign in at http://{host}:{port}/login")
-    uvicorn.run(
-        "app.main:create_app", factory=True, host=host, port=port, workers=workers, access_log=False
-    )
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+        )
+    finally:
+        if stop is not None:
+            stop.set()
+
+
+@app.command()
+def worker() -> None:
+    """Deliver the outbox's e-mail and run scheduled jobs until SIGTERM or Ctrl-C.
+
+    Run any number of them against PostgreSQL; on SQLite run one (or `portal serve`'s own).
+    The schema comes from `portal serve` or `portal db upgrade`; until it exists, it waits.
+    """
+    from app.core.logging import configure
+    from app.notify.worker import Worker
+
+    configure(get_settings().log_level)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    Worker(get_engine()).run(stop)
 
 
 @db_app.command("upgrade")

@@ -27,6 +27,40 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = 20
     login_failure_window_seconds: int = 15 * 60
     log_level: str = "INFO"
+    # E-mail (app/notify): no SMTP URL means mail is rendered and kept as "sent mail" only.
+    smtp_url: SecretStr | None = None  # smtp://user:pass@host:587?starttls=1, smtps://host:465
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+    mail_from: str = "Liaison Portal <portal@liaison-portal.invalid>"
+    portal_url: str = "http://127.0.0.1:8000"  # the portal's public address, for links in e-mail
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_backoff_seconds: float = Field(default=30, gt=0)  # doubles per attempt, with jitter
+    outbox_lease_seconds: int = Field(default=300, ge=10)  # a dead worker's rows return after it
+    outbox_batch_size: int = Field(default=50, ge=1, le=1000)
+    outbox_poll_seconds: float = Field(default=2, gt=0)
+    worker_in_process: bool | None = None  # `portal serve` runs the worker; None: on for SQLite
+    maintenance_lead_days: int = Field(default=7, ge=0)  # announce at least this long before
+    maintenance_max_occurrences: int = Field(default=104, ge=1, le=1000)  # per recurring series
+    maintenance_reminder_hours: int = Field(default=24, ge=1)  # reminder this long before a start
+    # Tickets: the SLA clock (local business hours, ISO holiday dates, targets in counted
+    # minutes; a business day is 510), attachments, and what looks like patron data.
+    ticket_business_hours: str = "08:30-17:00"
+    ticket_business_days: list[int] = [0, 1, 2, 3, 4]
+    ticket_holidays: list[str] = [
+        *("2026-01-01", "2026-01-19", "2026-05-25", "2026-06-19", "2026-07-03", "2026-09-07"),
+        *("2026-11-26", "2026-11-27", "2026-12-24", "2026-12-25", "2026-12-31", "2027-01-01"),
+    ]
+    ticket_response_minutes: dict[str, int] = {
+        "system_down": 60, "high": 510, "normal": 1020, "low": 1530
+    }  # fmt: skip
+    ticket_resolution_minutes: dict[str, int] = {
+        "system_down": 480, "high": 1530, "normal": 5100, "low": 10200
+    }  # fmt: skip
+    ticket_attachment_dir: Path = VAR_DIR / "attachments"
+    ticket_attachment_max_bytes: int = 10 * 1024 * 1024
+    ticket_patron_patterns: list[str] = [r"\b\d{10,16}\b", r"\b[A-Z]{1,2}\d{7,12}\b"]
+    # Directory: how long a "our entries are correct" lasts, and how long an invitation link works.
+    directory_confirm_days: int = Field(default=180, ge=1)
+    directory_invitation_hours: int = Field(default=72, ge=1)
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,232 @@
+"""Rendering an outbox row into an e-mail, and sending it over SMTP.
+
+`PORTAL_SMTP_URL`: `smtp://[user:pass@]host[:port][?starttls=1]` (plain or STARTTLS, port 25 or
+587) or `smtps://[user:pass@]host[:port]` (implicit TLS, port 465); `?timeout=` overrides
+`PORTAL_SMTP_TIMEOUT_SECONDS`. Credentials are URL-encoded.
+"""
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses
+from functools import lru_cache
+from pathlib import Path
+from typing import Self
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, nodes
+from jinja2.runtime import Context
+
+from app.core.config import get_settings
+from app.models.outbox import OutboxMessage
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+BLOCKS = ("subject", "text", "html")
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (an invalid address, a message the server refuses outright)."""
+
+
+class RenderError(Exception):
+    """The template is missing, broken, or lacks a variable."""
+
+
+def _environment(autoescape: bool) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=autoescape,  # noqa: S701  (False only for the plain text and subject)
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+# The HTML block is escaped; the subject and the plain text are not (they are not HTML).
+_html_env = _environment(autoescape=True)
+_text_env = _environment(autoescape=False)
+
+
+@dataclass
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def render(template: str, context: dict) -> Rendered:
+    settings = get_settings()
+    values = {"consortium_name": settings.consortium_name, "portal_url": settings.portal_url}
+    values.update(context)
+    parts = {}
+    try:
+        for block in BLOCKS:
+            env = _html_env if block == "html" else _text_env
+            context = _context_with_parents(env, f"{template}.html", values)
+            if block not in context.blocks:
+                raise RenderError(f"template {template!r} has no {{% block {block} %}}")
+            parts[block] = "".join(context.blocks[block][0](context)).strip()
+    except TemplateError as exc:
+        raise RenderError(f"template {template!r}: {type(exc).__name__}: {exc}") from exc
+    subject = " ".join(parts["subject"].split())  # one line, whatever the template's layout
+    return Rendered(subject=subject, text=parts["text"] + "\n", html=parts["html"] + "\n")
+
+
+def _context_with_parents(env: Environment, name: str, values: dict) -> Context:
+    """A render context holding the blocks of the template and of those it extends.
+
+    Jinja only learns a template's parent while rendering it whole; one block rendered alone
+    needs the chain up front (as `{% extends %}` would have set it up).
+    """
+    template = env.get_template(name)
+    context = template.new_context(values)
+    for parent in _parents(env, name):
+        for block, render_fn in env.get_template(parent).blocks.items():
+            context.blocks.setdefault(block, []).append(render_fn)
+    return context
+
+
+@lru_cache
+def _parents(env: Environment, name: str) -> tuple[str, ...]:
+    source = env.loader.get_source(env, name)[0]
+    extends = next(env.parse(source).find_all(nodes.Extends), None)
+    if extends is None:
+        return ()
+    if not isinstance(extends.template, nodes.Const):
+        raise RenderError(f"{name}: e-mail templates extend a fixed layout name")
+    return (extends.template.value, *_parents(env, extends.template.value))
+
+
+def build(message: OutboxMessage, rendered: Rendered) -> EmailMessage:
+    """A multipart/alternative (text + HTML) message, mixed when there are attachments."""
+    settings = get_settings()
+    for address in message.recipients:
+        _check_address(address)
+    email = EmailMessage()
+    email["Subject"] = rendered.subject
+    email["From"] = settings.mail_from
+    email["To"] = ", ".join(message.recipients)
+    if message.reply_to:
+        email["Reply-To"] = message.reply_to
+    email["Date"] = format_datetime(message.created_at)
+    email["Message-ID"] = message.message_id
+    email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies, please
+    if message.unsubscribe_url:
+        email["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
+    email.set_content(rendered.text)
+    email.add_alternative(rendered.html, subtype="html")
+    for attachment in message.attachments or []:
+        media, *params = (p.strip() for p in attachment["content_type"].split(";"))
+        maintype, _, subtype = media.partition("/")
+        extra = dict(p.split("=", 1) for p in params if "=" in p)
+        if maintype == "text":
+            email.add_attachment(
+                attachment["content"],
+                subtype=subtype,
+                filename=attachment["filename"],
+                params=extra,
+            )
+        else:
+            email.add_attachment(
+                attachment["content"].encode(),
+                maintype=maintype,
+                subtype=subtype,
+                filename=attachment["filename"],
+            )
+    return email
+
+
+def _check_address(address: str) -> None:
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise PermanentError(f"invalid recipient {address!r}: {exc}") from exc
+
+
+@dataclass
+class SmtpConfig:
+    host: str
+    port: int
+    implicit_tls: bool
+    starttls: bool
+    username: str | None
+    password: str | None
+    timeout: float
+
+    @classmethod
+    def from_url(cls, url: str, timeout: float) -> Self:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("PORTAL_SMTP_URL must look like smtp://host:587 or smtps://host:465")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        implicit = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if implicit else 25),
+            implicit_tls=implicit,
+            starttls=not implicit and query.get("starttls", "0").lower() in ("1", "true", "yes"),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            timeout=float(query.get("timeout", timeout)),
+        )
+
+
+class SmtpSender:
+    """One SMTP connection, opened on first use and reused for a batch of messages."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        c = self.config
+        context = ssl.create_default_context()
+        if c.implicit_tls:
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                c.host, c.port, timeout=c.timeout, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+            if c.starttls:
+                smtp.starttls(context=context)
+        if c.username:
+            smtp.login(c.username, c.password or "")
+        return smtp
+
+    def send(self, email: EmailMessage, recipients: list[str]) -> dict:
+        """Sends; returns the recipients the server refused (when it accepted the others)."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        sender = getaddresses([email["From"]])[0][1]
+        try:
+            return self._smtp.send_message(email, from_addr=sender, to_addrs=recipients)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+            raise PermanentError(f"refused by the server: {exc}") from exc
+        except smtplib.SMTPDataError as exc:
+            if 500 <= exc.smtp_code < 600:
+                raise PermanentError(f"refused by the server: {exc}") from exc
+            raise
+        except (OSError, smtplib.SMTPException):
+            self.close()  # the connection may be half-dead: start afresh next time
+            raise
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
+
+
+def sender_from_settings() -> SmtpSender | None:
+    """None when no SMTP server is configured (unset or empty): mail is only kept ("sent mail")."""
+    settings = get_settings()
+    url = settings.smtp_url.get_secret_value() if settings.smtp_url else ""
+    if not url:
+        return None
+    return SmtpSender(SmtpConfig.from_url(url, settings.smtp_timeout_seconds))
