@@ -22,6 +22,7 @@ class Area:
 AREAS = (
     Area("Home", "/", MEMBERS),
     Area("Directory", "/institutions", MEMBERS),
+    Area("People", "/liaisons", MEMBERS),
     Area("Tickets", "/tickets", MEMBERS),
     Area("Status", "/status", None),
     Area("Admin", "/admin", frozenset({Role.consortium_admin})),

@@ -1,0 +1,291 @@
+"""The member directory: `/liaisons`, `/liaisons/{id}` and `/institutions/{code}/liaisons`.
+
+Besides JSON, page and fragment (render.py), the directory's list and person routes answer
+`text/csv` and `text/vcard` (vCard 4.0), chosen by `Accept` or, for plain links, `?format=`.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
+from pydantic import BaseModel
+
+from app.api.deps import CurrentUser, InstitutionDep, SessionDep, StaffUser
+from app.api.problems import problem_responses
+from app.core.config import get_settings
+from app.core.errors import FieldError, Invalid
+from app.core.pagination import Page, PageParams, Window, page
+from app.models.directory import DirectoryConfirmationPublic, DirectoryInvitationPublic
+from app.models.liaison import (
+    SEATS,
+    ContactRole,
+    Liaison,
+    LiaisonCreate,
+    LiaisonPublic,
+    LiaisonUpdate,
+)
+from app.services import directory, liaisons
+from app.ui.render import HTML_CONTENT, Representation, add_vary, representation, shared
+
+router = APIRouter(tags=["liaisons"])
+
+CSV = "text/csv"
+VCARD = "text/vcard"
+EXPORT_CONTENT = {CSV: {"schema": {"type": "string"}}, VCARD: {"schema": {"type": "string"}}}
+READ = {200: {"content": {**HTML_CONTENT, **EXPORT_CONTENT}}, **problem_responses(401, 404, 422)}
+WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
+ROLES = {"roles": list(ContactRole)}
+
+
+class ExportFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+    vcard = "vcard"
+
+
+FormatQuery = Annotated[
+    ExportFormat | None, Query(alias="format", description="csv or vcard: an export, for links.")
+]
+
+
+def export_format(request: Request, requested: ExportFormat | None) -> ExportFormat | None:
+    """CSV or vCard when `?format=` asks, or when `Accept` ranks one above HTML and JSON."""
+    if requested is not None:
+        return None if requested is ExportFormat.json else requested
+    if representation(request) is not Representation.json:
+        return None
+    ranks = {CSV: 0.0, VCARD: 0.0, "other": 0.0}
+    for part in request.headers.get("accept", "").split(","):
+        media, _, params = part.strip().partition(";")
+        media = media.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        key = media if media in (CSV, VCARD) else "other"
+        ranks[key] = max(ranks[key], q)
+    best = max((CSV, VCARD), key=lambda m: ranks[m])
+    if ranks[best] > 0 and ranks[best] > ranks["other"]:
+        return ExportFormat.csv if best == CSV else ExportFormat.vcard
+    return None
+
+
+def export(people: list[LiaisonPublic], kind: ExportFormat, filename: str) -> Response:
+    if kind is ExportFormat.csv:
+        body, media, suffix = directory.to_csv(people), CSV, "csv"
+    else:
+        body, media, suffix = (
+            directory.to_vcard(people, get_settings().consortium_name),
+            VCARD,
+            "vcf",
+        )
+    response = Response(
+        body,
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.{suffix}"'},
+    )
+    add_vary(response)
+    return response
+
+
+def get_liaison(liaison_id: int, session: SessionDep, user: CurrentUser) -> Liaison:
+    return liaisons.get_liaison(session=session, liaison_id=liaison_id)
+
+
+LiaisonDep = Annotated[Liaison, Depends(get_liaison)]
+
+
+@router.get("/liaisons", response_model=Page[LiaisonPublic], responses=READ)
+@shared("liaisons/list.html", block="results", extra=ROLES)
+def list_liaisons(
+    session: SessionDep,
+    user: CurrentUser,
+    request: Request,
+    response: Response,
+    paging: Annotated[PageParams, Depends()],
+    fmt: FormatQuery = None,
+    q: Annotated[
+        str | None, Query(max_length=100, description="Name, e-mail, institution.")
+    ] = None,
+    institution: Annotated[str | None, Query(max_length=8)] = None,
+    role: ContactRole | None = None,
+    active: Annotated[bool, Query(description="false: former contacts.")] = True,
+):
+    """The member directory: current contacts by default; every filter also applies to exports."""
+    filters = {"q": q, "institution": institution, "role": role, "active": active}
+    kind = export_format(request, fmt)
+    if kind is not None:
+        people = liaisons.export_liaisons(session=session, actor=user, **filters)
+        return export(people, kind, "liaisons")
+    window = liaisons.list_liaisons(session=session, actor=user, page=paging, **filters)
+    return page(window, paging, request, response)
+
+
+@router.post(
+    "/liaisons",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LiaisonPublic,
+    responses={201: {"content": HTML_CONTENT}, **WRITE},
+)
+@shared("liaisons/detail.html", block="detail", event="liaison-saved")
+def create_liaison(data: LiaisonCreate, session: SessionDep, user: CurrentUser, response: Response):
+    """Consortium staff add a person; a liaison or director seat changes hands at once."""
+    liaison = liaisons.create_liaison(session=session, actor=user, data=data)
+    response.headers["Location"] = f"/liaisons/{liaison.id}"
+    return _public(session, liaison)
+
+
+class ImportProblem(BaseModel):
+    line: int
+    field: str
+    reason: str
+
+
+class ImportResult(BaseModel):
+    dry_run: bool
+    valid: bool
+    rows: int
+    created: int
+    errors: list[ImportProblem]
+
+
+@router.post(
+    "/liaisons/import",
+    response_model=ImportResult,
+    responses={200: {"content": HTML_CONTENT}, **WRITE},
+)
+@shared("liaisons/import.html", block="report", event="liaisons-imported")
+def import_liaisons(
+    file: Annotated[UploadFile, File(description="UTF-8 CSV: name,email,institution,roles,…")],
+    session: SessionDep,
+    user: StaffUser,
+    dry_run: Annotated[bool, Query(description="Check only; the default.")] = True,
+):
+    """A dry run reports every bad row; a real run writes all rows, or none and answers 422."""
+    content = file.file.read(get_settings().max_body_bytes + 1)
+    report = directory.import_csv(session=session, actor=user, content=content, dry_run=dry_run)
+    if not dry_run and not report.valid:
+        raise Invalid(
+            f"Nothing was imported: {len(report.errors)} problem(s) in the file.",
+            [FieldError(f"line {e.line}: {e.field}", e.reason) for e in report.errors],
+        )
+    return report.as_dict()
+
+
+@router.get("/liaisons/{liaison_id}", response_model=LiaisonPublic, responses=READ)
+@shared("liaisons/detail.html", block="detail")
+def read_liaison(
+    liaison: LiaisonDep, session: SessionDep, request: Request, fmt: FormatQuery = None
+):
+    """One person with every appointment, past ones included."""
+    person = _public(session, liaison)
+    kind = export_format(request, fmt)
+    if kind is not None:
+        return export([person], kind, f"liaison-{liaison.id}")
+    return person
+
+
+@router.patch(
+    "/liaisons/{liaison_id}",
+    response_model=LiaisonPublic,
+    responses={200: {"content": HTML_CONTENT}, **WRITE},
+)
+@shared("liaisons/detail.html", block="detail", event="liaison-saved")
+def update_liaison(
+    data: LiaisonUpdate,
+    liaison: LiaisonDep,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+):
+    """`roles` is the whole set of current roles: added ones start, missing ones end."""
+    liaison = liaisons.update_liaison(session=session, actor=user, liaison=liaison, data=data)
+    response.headers["Location"] = f"/liaisons/{liaison.id}"
+    return _public(session, liaison)
+
+
+@router.delete(
+    "/liaisons/{liaison_id}",
+    response_model=LiaisonPublic,
+    responses={200: {"content": HTML_CONTENT}, **WRITE},
+)
+@shared("liaisons/detail.html", block="detail", event="liaison-saved")
+def end_liaison(
+    liaison: LiaisonDep,
+    session: SessionDep,
+    user: CurrentUser,
+    role: Annotated[list[ContactRole] | None, Query(description="End only these roles.")] = None,
+):
+    """Ends the person's current appointments (or only `role`); the person and history stay."""
+    liaison = liaisons.end_liaison(session=session, actor=user, liaison=liaison, roles=role)
+    return _public(session, liaison)
+
+
+@router.post(
+    "/liaisons/{liaison_id}/invitation",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DirectoryInvitationPublic,
+    responses={201: {"content": HTML_CONTENT}, **WRITE},
+)
+@shared("liaisons/invited.html", block="invitation", event="liaison-invited")
+def invite_liaison(liaison: LiaisonDep, session: SessionDep, user: CurrentUser):
+    """A single-use sign-up link for the person, shown here and e-mailed to them."""
+    return directory.invite(session=session, actor=user, liaison=liaison)
+
+
+class InstitutionDirectory(Page[LiaisonPublic]):
+    """An institution's contacts (current first, then former) and its directory's freshness."""
+
+    institution: str
+    institution_name: str
+    vacant: list[ContactRole]
+    confirmed_at: datetime | None
+    confirmed_by: int | None
+
+
+@router.get("/institutions/{code}/liaisons", response_model=InstitutionDirectory, responses=READ)
+@shared("liaisons/institution.html", block="contacts")
+def institution_liaisons(
+    institution: InstitutionDep,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    paging: Annotated[PageParams, Depends()],
+    fmt: FormatQuery = None,
+):
+    people = liaisons.institution_contacts(session=session, code=institution.code)
+    kind = export_format(request, fmt)
+    if kind is not None:
+        return export(people, kind, f"liaisons-{institution.code}")
+    window = Window(items=people[paging.offset : paging.offset + paging.limit], total=len(people))
+    held = {r for p in people for r in p.roles}
+    confirmation = directory.last_confirmation(session=session, code=institution.code)
+    return InstitutionDirectory(
+        **page(window, paging, request, response).model_dump(),
+        institution=institution.code,
+        institution_name=institution.name,
+        vacant=[s for s in SEATS if s not in held],
+        confirmed_at=confirmation.confirmed_at if confirmation else None,
+        confirmed_by=confirmation.confirmed_by if confirmation else None,
+    )
+
+
+@router.post(
+    "/institutions/{code}/liaisons/confirmation",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DirectoryConfirmationPublic,
+    responses={201: {"content": HTML_CONTENT}, **WRITE},
+)
+@shared("liaisons/confirmed.html", block="confirmation", event="directory-confirmed")
+def confirm_directory(institution: InstitutionDep, session: SessionDep, user: CurrentUser):
+    """ "Our entries are correct": the institution's liaison or director, in one click."""
+    return directory.confirm(session=session, actor=user, code=institution.code)
+
+
+def _public(session: SessionDep, liaison: Liaison) -> LiaisonPublic:
+    return liaisons.publish(session, [liaison])[0]

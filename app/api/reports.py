@@ -1,0 +1,41 @@
+"""Reports for consortium staff: `/reports/directory-gaps`."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from app.api.deps import SessionDep, StaffUser
+from app.api.problems import problem_responses
+from app.core.config import get_settings
+from app.core.pagination import Page, PageParams, Window, page
+from app.models.directory import DirectoryGap
+from app.services import directory
+from app.ui.render import HTML_CONTENT, shared
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+
+class GapReport(Page[DirectoryGap]):
+    stale_after_days: int
+
+
+@router.get(
+    "/directory-gaps",
+    response_model=GapReport,
+    responses={200: {"content": HTML_CONTENT}, **problem_responses(401, 403, 422)},
+)
+@shared("reports/directory_gaps.html", block="results")
+def directory_gaps(
+    session: SessionDep,
+    user: StaffUser,
+    request: Request,
+    response: Response,
+    paging: Annotated[PageParams, Depends()],
+):
+    """Active institutions with a vacant liaison or director seat, or an unconfirmed directory."""
+    found = directory.gaps(session=session, actor=user)
+    window = Window(items=found[paging.offset : paging.offset + paging.limit], total=len(found))
+    return GapReport(
+        **page(window, paging, request, response).model_dump(),
+        stale_after_days=get_settings().directory_confirm_days,
+    )

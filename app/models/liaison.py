@@ -1,0 +1,147 @@
+"""The people who speak for member institutions, and their dated appointments.
+
+A person (`Liaison`, the `/liaisons` resource) belongs to one institution and holds one
+`Appointment` per role; an appointment with no `ended_on` is current. The seat rule (at most one
+current liaison and one current director per institution) is a partial unique index, so the
+database refuses a second holder even when two requests race.
+"""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, EmailStr, field_validator
+from sqlalchemy import Index, String, text
+from sqlmodel import Field, Relationship, SQLModel
+
+from app.core.db import EnumString, UTCDateTime, utcnow
+from app.models.common import FormInput
+
+
+class ContactRole(StrEnum):
+    director = "director"
+    liaison = "liaison"
+    backup_liaison = "backup_liaison"
+    fulfillment = "fulfillment"
+    resource_sharing = "resource_sharing"
+    acquisitions = "acquisitions"
+    cataloging = "cataloging"
+    systems = "systems"
+    analytics = "analytics"
+    e_resources = "e_resources"
+    billing = "billing"
+    delivery = "delivery"
+
+
+# The seats an institution must fill, and that only one person at a time may hold.
+SEATS = (ContactRole.liaison, ContactRole.director)
+_CURRENT_SEAT = text("ended_on IS NULL AND role IN ('liaison', 'director')")
+
+
+class LiaisonBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr = Field(max_length=254, sa_type=String(254))
+    phone: str | None = Field(default=None, max_length=40)
+    title: str | None = Field(default=None, max_length=200)
+
+
+class Liaison(LiaisonBase, table=True):
+    __table_args__ = (Index("ix_liaison_institution_name", "institution", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    institution: str = Field(max_length=8, foreign_key="institution.code")
+    account: int | None = Field(default=None, foreign_key="user_account.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    appointments: list["Appointment"] = Relationship(
+        sa_relationship_kwargs={"order_by": "Appointment.started_on", "lazy": "raise"}
+    )
+
+
+class Appointment(SQLModel, table=True):
+    __table_args__ = (
+        Index(
+            "uq_appointment_seat",
+            "institution",
+            "role",
+            unique=True,
+            sqlite_where=_CURRENT_SEAT,
+            postgresql_where=_CURRENT_SEAT,
+        ),
+        Index("ix_appointment_role_current", "role", "ended_on", "liaison_id"),
+        Index("ix_appointment_liaison_id", "liaison_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    liaison_id: int = Field(foreign_key="liaison.id")
+    institution: str = Field(max_length=8, foreign_key="institution.code")
+    role: ContactRole = Field(sa_type=EnumString(ContactRole, 32))
+    started_on: date
+    ended_on: date | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+def _unique_roles(roles: list[ContactRole]) -> list[ContactRole]:
+    if len(set(roles)) != len(roles):
+        raise ValueError("names a role twice")
+    return roles
+
+
+def _split_roles(value: object) -> object:
+    """A form or a CSV cell sends roles as one string: `liaison; fulfillment`."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace(",", ";").split(";") if part.strip()]
+    return value
+
+
+Roles = Annotated[list[ContactRole], BeforeValidator(_split_roles), AfterValidator(_unique_roles)]
+
+
+class LiaisonCreate(FormInput, LiaisonBase):
+    institution: str = Field(min_length=2, max_length=8)
+    roles: Roles = Field(min_length=1)
+    started_on: date | None = None
+
+
+class LiaisonUpdate(FormInput):
+    """`roles` is the full set of current roles: new ones start, missing ones end."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: EmailStr | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    title: str | None = Field(default=None, max_length=200)
+    roles: Roles | None = Field(default=None, min_length=1)
+    started_on: date | None = None
+
+    @field_validator("name", "email")
+    @classmethod
+    def _required(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may not be empty")
+        return value
+
+
+class AppointmentPublic(SQLModel):
+    id: int
+    role: ContactRole
+    institution: str
+    started_on: date
+    ended_on: date | None
+    current: bool
+
+
+class LiaisonPublic(LiaisonBase):
+    """A person with their current roles; `appointments` is the whole history, oldest first."""
+
+    id: int
+    email: str
+    institution: str
+    institution_name: str | None = None
+    roles: list[ContactRole]
+    active: bool
+    started_on: date | None
+    ended_on: date | None
+    account: int | None = None
+    appointments: list[AppointmentPublic] = []

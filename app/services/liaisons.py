@@ -1,0 +1,467 @@
+"""The member directory: people, their dated appointments, and the seat rules.
+
+Reads are open to every member. Direct writes are for consortium staff; a library proposes
+changes through `app.services.directory_changes`, whose approval calls the `apply_*` functions
+here inside its own transaction. The database enforces the seat rule (`uq_appointment_seat`);
+the code ends the previous holder first, so a conflict means someone else won a race (409).
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from sqlalchemy import exists, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session, select
+
+from app.core import audit
+from app.core.db import utcnow
+from app.core.errors import Conflict, FieldError, Invalid, NotFound, PermissionDenied
+from app.core.pagination import PageParams, Window
+from app.models.institution import Institution
+from app.models.liaison import (
+    SEATS,
+    Appointment,
+    AppointmentPublic,
+    ContactRole,
+    Liaison,
+    LiaisonCreate,
+    LiaisonPublic,
+    LiaisonUpdate,
+)
+from app.models.user import Role, User
+from app.services.access import is_staff
+from app.services.institutions import today
+
+EXPORT_LIMIT = 10_000
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _filtered(
+    *,
+    q: str | None = None,
+    institution: str | None = None,
+    role: ContactRole | None = None,
+    active: bool = True,
+):
+    """People matching the directory's filters; `active=False` lists former contacts."""
+    held = select(Appointment.id).where(Appointment.liaison_id == Liaison.id)
+    current = held.where(Appointment.ended_on.is_(None))
+    if active and role:  # driven by ix_appointment_role_current, a covering index
+        holders = select(Appointment.liaison_id).where(
+            Appointment.role == role, Appointment.ended_on.is_(None)
+        )
+        stmt = select(Liaison).where(Liaison.id.in_(holders))
+    elif active:
+        stmt = select(Liaison).where(exists(current))
+    else:
+        stmt = select(Liaison).where(~exists(current))
+        if role:
+            stmt = stmt.where(exists(held.where(Appointment.role == role)))
+    if institution:
+        stmt = stmt.where(Liaison.institution == institution.strip().upper())
+    if q:
+        named = select(Institution.code).where(
+            or_(
+                Institution.name.icontains(q, autoescape=True),
+                Institution.code.icontains(q, autoescape=True),
+            )
+        )
+        stmt = stmt.where(
+            or_(
+                Liaison.name.icontains(q, autoescape=True),
+                Liaison.email.icontains(q, autoescape=True),
+                Liaison.institution.in_(named),
+            )
+        )
+    return stmt.order_by(Liaison.institution, Liaison.name, Liaison.id)
+
+
+def list_liaisons(
+    *,
+    session: Session,
+    actor: User,
+    page: PageParams,
+    q: str | None = None,
+    institution: str | None = None,
+    role: ContactRole | None = None,
+    active: bool = True,
+) -> Window:
+    """One page as `LiaisonPublic`, in four statements whatever the page size."""
+    stmt = _filtered(q=q, institution=institution, role=role, active=active)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = session.exec(
+        stmt.options(selectinload(Liaison.appointments)).limit(page.limit).offset(page.offset)
+    ).all()
+    return Window(items=publish(session, rows), total=total or 0)
+
+
+def export_liaisons(
+    *,
+    session: Session,
+    actor: User,
+    q: str | None = None,
+    institution: str | None = None,
+    role: ContactRole | None = None,
+    active: bool = True,
+) -> list[LiaisonPublic]:
+    """Every match (not one page): an export is the whole answer to the filters."""
+    stmt = _filtered(q=q, institution=institution, role=role, active=active)
+    rows = session.exec(stmt.options(selectinload(Liaison.appointments)).limit(EXPORT_LIMIT))
+    return publish(session, rows.all())
+
+
+def get_liaison(*, session: Session, liaison_id: int) -> Liaison:
+    liaison = session.exec(
+        select(Liaison)
+        .where(Liaison.id == liaison_id)
+        .options(selectinload(Liaison.appointments))
+        .execution_options(populate_existing=True)
+    ).first()
+    if liaison is None:
+        raise NotFound(f"No directory entry has the id {liaison_id}.")
+    return liaison
+
+
+def institution_contacts(*, session: Session, code: str) -> list[LiaisonPublic]:
+    """Everyone who ever held an appointment at `code`, current contacts first."""
+    stmt = (
+        select(Liaison)
+        .where(Liaison.institution == code)
+        .options(selectinload(Liaison.appointments))
+        .order_by(Liaison.name, Liaison.id)
+    )
+    people = publish(session, session.exec(stmt).all())
+    return sorted(people, key=lambda p: (not p.active, _seat_rank(p.roles), p.name))
+
+
+def publish(session: Session, people: list[Liaison]) -> list[LiaisonPublic]:
+    """The public shape of many people with one query for their institutions' names."""
+    codes = {p.institution for p in people}
+    names = (
+        dict(
+            session.exec(
+                select(Institution.code, Institution.name).where(Institution.code.in_(codes))
+            ).all()
+        )
+        if codes
+        else {}
+    )
+    return [public(p, names.get(p.institution)) for p in people]
+
+
+def public(liaison: Liaison, institution_name: str | None = None) -> LiaisonPublic:
+    appointments = sorted(liaison.appointments, key=lambda a: (a.started_on, a.id))
+    current = [a for a in appointments if a.ended_on is None]
+    ended = [a.ended_on for a in appointments if a.ended_on is not None]
+    return LiaisonPublic(
+        id=liaison.id,
+        name=liaison.name,
+        email=liaison.email,
+        phone=liaison.phone,
+        title=liaison.title,
+        institution=liaison.institution,
+        institution_name=institution_name,
+        roles=sorted((ContactRole(a.role) for a in current), key=_role_rank),
+        active=bool(current),
+        started_on=min((a.started_on for a in current or appointments), default=None),
+        ended_on=None if current else max(ended, default=None),
+        account=liaison.account,
+        appointments=[
+            AppointmentPublic(
+                id=a.id,
+                role=a.role,
+                institution=a.institution,
+                started_on=a.started_on,
+                ended_on=a.ended_on,
+                current=a.ended_on is None,
+            )
+            for a in appointments
+        ],
+    )
+
+
+def _role_rank(role: ContactRole) -> int:
+    return list(ContactRole).index(role)
+
+
+def _seat_rank(roles: list[ContactRole]) -> int:
+    return min((_role_rank(r) for r in roles), default=len(ContactRole))
+
+
+# --- permissions ------------------------------------------------------------------------------
+
+
+def require_editor(actor: User, institution: str) -> None:
+    """Staff edit directly; a library's own people change through a request; others are 404."""
+    if is_staff(actor):
+        return
+    if actor.institution != institution:
+        raise NotFound("No such directory entry.")
+    raise PermissionDenied(
+        "Libraries change their directory entries through a change request (/directory-changes)."
+    )
+
+
+# --- writing: the public service functions commit --------------------------------------------
+
+
+def create_liaison(*, session: Session, actor: User, data: LiaisonCreate) -> Liaison:
+    require_editor(actor, data.institution.upper())
+    with write(session):
+        liaison = apply_create(session=session, actor=actor, data=data)
+    return get_liaison(session=session, liaison_id=liaison.id)
+
+
+def update_liaison(
+    *, session: Session, actor: User, liaison: Liaison, data: LiaisonUpdate
+) -> Liaison:
+    require_editor(actor, liaison.institution)
+    with write(session):
+        apply_update(session=session, actor=actor, liaison=liaison, data=data)
+    return get_liaison(session=session, liaison_id=liaison.id)
+
+
+def end_liaison(
+    *, session: Session, actor: User, liaison: Liaison, roles: list[ContactRole] | None = None
+) -> Liaison:
+    require_editor(actor, liaison.institution)
+    with write(session):
+        apply_end(session=session, actor=actor, liaison=liaison, roles=roles)
+    return get_liaison(session=session, liaison_id=liaison.id)
+
+
+@contextmanager
+def write(session: Session) -> Iterator[None]:
+    """Commits the block; a unique-index refusal (a race for a seat or an e-mail) becomes 409."""
+    try:
+        yield
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(
+            "Someone else changed this seat or used this e-mail address at the same moment; "
+            "reload and try again."
+        ) from exc
+    except Exception:
+        session.rollback()
+        raise
+
+
+# --- writing: the building blocks (no commit), shared with change requests and imports --------
+
+
+def apply_create(
+    *, session: Session, actor: User | None, data: LiaisonCreate, started_on: date | None = None
+) -> Liaison:
+    code = data.institution.strip().upper()
+    institution = session.get(Institution, code)
+    if institution is None:
+        raise Invalid(
+            f"No institution has the code {code}.",
+            [FieldError("institution", "is not a known institution code")],
+        )
+    email = free_email(session, data.email)
+    liaison = Liaison(
+        name=data.name, email=email, phone=data.phone, title=data.title, institution=code
+    )
+    liaison.appointments = []
+    session.add(liaison)
+    session.flush()
+    start = data.started_on or started_on or today()
+    for role in data.roles:
+        _appoint(session, actor, liaison, ContactRole(role), start)
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity_type="liaison",
+        entity_id=str(liaison.id),
+        after=_snapshot(liaison),
+    )
+    return liaison
+
+
+def apply_update(
+    *, session: Session, actor: User | None, liaison: Liaison, data: LiaisonUpdate
+) -> None:
+    before = _snapshot(liaison)
+    values = data.model_dump(exclude_unset=True)
+    roles = values.pop("roles", None)
+    start = values.pop("started_on", None) or today()
+    if "email" in values:
+        values["email"] = free_email(session, values["email"], liaison.id)
+    for key, value in values.items():
+        setattr(liaison, key, value)
+    if roles is not None:
+        wanted = {ContactRole(r) for r in roles}
+        held = {ContactRole(a.role) for a in _current(liaison)}
+        _end(session, liaison, held - wanted, start)
+        for role in sorted(wanted - held, key=_role_rank):
+            _appoint(session, actor, liaison, role, start)
+    old, new = audit.changes(before, _snapshot(liaison))
+    if new:
+        liaison.updated_at = utcnow()
+        session.add(liaison)
+        audit.record(
+            session,
+            actor=actor,
+            action="update",
+            entity_type="liaison",
+            entity_id=str(liaison.id),
+            before=old,
+            after=new,
+        )
+    _sync_account(session, liaison)
+
+
+def apply_end(
+    *,
+    session: Session,
+    actor: User | None,
+    liaison: Liaison,
+    roles: list[ContactRole] | None = None,
+) -> None:
+    """Ends the given current roles (all when None) today; history is kept."""
+    held = {ContactRole(a.role) for a in _current(liaison)}
+    targets = held if roles is None else {ContactRole(r) for r in roles}
+    missing = targets - held
+    if missing:
+        raise Invalid(
+            f"{liaison.name} does not currently hold: {', '.join(sorted(missing))}.",
+            [FieldError("roles", "names a role the person does not hold")],
+        )
+    if not targets:
+        raise Conflict(f"{liaison.name} holds no current appointment.")
+    before = _snapshot(liaison)
+    _end(session, liaison, targets, today())
+    liaison.updated_at = utcnow()
+    session.add(liaison)
+    old, new = audit.changes(before, _snapshot(liaison))
+    audit.record(
+        session,
+        actor=actor,
+        action="end",
+        entity_type="liaison",
+        entity_id=str(liaison.id),
+        before=old,
+        after=new,
+    )
+    _sync_account(session, liaison)
+
+
+def _current(liaison: Liaison) -> list[Appointment]:
+    return [a for a in liaison.appointments if a.ended_on is None]
+
+
+def _appoint(
+    session: Session, actor: User | None, liaison: Liaison, role: ContactRole, start: date
+) -> None:
+    """A new appointment; for a seat, the previous holder's appointment ends the same day."""
+    if role in SEATS:
+        holders = session.exec(
+            select(Appointment).where(
+                Appointment.institution == liaison.institution,
+                Appointment.role == role,
+                Appointment.ended_on.is_(None),
+                Appointment.liaison_id != liaison.id,
+            )
+        ).all()
+        for holder in holders:
+            _close(holder, start)
+            session.add(holder)
+            audit.record(
+                session,
+                actor=actor,
+                action="end",
+                entity_type="liaison",
+                entity_id=str(holder.liaison_id),
+                before={"roles": [role.value]},
+                after={"ended": role.value, "ended_on": holder.ended_on.isoformat()},
+            )
+            _sync_account(session, session.get(Liaison, holder.liaison_id))
+        session.flush()  # the old holder's row ends before the new one is inserted
+    appointment = Appointment(
+        liaison_id=liaison.id, institution=liaison.institution, role=role, started_on=start
+    )
+    liaison.appointments.append(appointment)
+    session.add(appointment)
+
+
+def _end(session: Session, liaison: Liaison, roles: set[ContactRole], on: date) -> None:
+    for appointment in _current(liaison):
+        if ContactRole(appointment.role) in roles:
+            _close(appointment, on)
+            session.add(appointment)
+
+
+def _close(appointment: Appointment, on: date) -> None:
+    if on < appointment.started_on:
+        raise Invalid(
+            f"An appointment cannot end ({on}) before it starts ({appointment.started_on}).",
+            [FieldError("ended_on", "must not be before started_on")],
+        )
+    appointment.ended_on = on
+
+
+def free_email(session: Session, email: str, own_id: int | None = None) -> str:
+    email = str(email).strip().lower()
+    taken = session.exec(select(Liaison.id).where(Liaison.email == email)).first()
+    if taken is not None and taken != own_id:
+        raise Conflict(
+            f"The directory already lists {email}.", [FieldError("email", "is already listed")]
+        )
+    return email
+
+
+def _snapshot(liaison: Liaison) -> dict:
+    data = audit.snapshot(liaison, exclude={"created_at", "updated_at", "account"})
+    data["roles"] = sorted(a.role.value for a in _current(liaison))
+    return data
+
+
+def account_role(roles: set[ContactRole]) -> Role:
+    """The sign-in role a directory person's appointments give them."""
+    if ContactRole.director in roles:
+        return Role.director
+    if roles & {ContactRole.liaison, ContactRole.backup_liaison}:
+        return Role.liaison
+    return Role.library_staff
+
+
+def _sync_account(session: Session, liaison: Liaison | None) -> None:
+    """The linked account follows the appointments; the last one ending closes its access."""
+    if liaison is None or not liaison.account:
+        return
+    user = session.get(User, liaison.account)
+    if user is None or Role(user.role).is_consortium:
+        return
+    session.flush()
+    roles = set(
+        session.exec(
+            select(Appointment.role).where(
+                Appointment.liaison_id == liaison.id, Appointment.ended_on.is_(None)
+            )
+        ).all()
+    )
+    before = audit.snapshot(user, exclude={"password_hash"})
+    if roles:
+        user.role = account_role(roles)
+        user.institution = liaison.institution
+    else:
+        user.active = False
+    old, new = audit.changes(before, audit.snapshot(user, exclude={"password_hash"}))
+    if new:
+        session.add(user)
+        audit.record(
+            session,
+            actor=None,
+            action="update",
+            entity_type="user",
+            entity_id=str(user.id),
+            before=old,
+            after=new,
+        )
