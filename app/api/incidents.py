@@ -1,0 +1,120 @@
+"""Incidents: `/incidents`, `/incidents/{id}`, their updates and the tickets linked to them.
+
+Reads are public (the status page shows them); writes need consortium staff, except that a
+library may link its own ticket to an incident ("me too").
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response, status
+from sqlmodel import Session
+
+from app.api.deps import CurrentUser, OptionalUser, SessionDep
+from app.api.problems import problem_responses
+from app.core.pagination import Page, PageParams, page
+from app.models.maintenance import (
+    Impact,
+    Incident,
+    IncidentCreate,
+    IncidentPublic,
+    IncidentStatus,
+    IncidentTicketCreate,
+    IncidentUpdateCreate,
+)
+from app.services import incidents as service
+from app.ui.render import HTML_CONTENT, shared
+
+IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+router = APIRouter(prefix="/incidents", tags=["status"])
+READ = {200: {"content": HTML_CONTENT}, **problem_responses(404, 422)}
+WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
+CHOICES = {"statuses": list(IncidentStatus), "impacts": list(Impact)}
+
+
+def load_incident(incident_id: IdPath, session: SessionDep) -> Incident:
+    return service.get_incident(session=session, incident_id=incident_id)
+
+
+IncidentDep = Annotated[Incident, Depends(load_incident)]
+
+
+@router.get("", response_model=Page[IncidentPublic], responses=READ)
+@shared("incidents/list.html", block="results", extra={"statuses": list(IncidentStatus)})
+def list_incidents(
+    session: SessionDep,
+    user: OptionalUser,
+    request: Request,
+    response: Response,
+    paging: Annotated[PageParams, Depends()],
+    status: IncidentStatus | None = None,
+):
+    """Newest first. Public."""
+    window = service.list_incidents(session=session, status=status, page=paging)
+    return page(window, paging, request, response)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IncidentPublic,
+    responses={201: {"content": HTML_CONTENT}, **WRITE},
+)
+@shared("incidents/detail.html", block="detail", event="incident-saved", extra=CHOICES)
+def create_incident(
+    data: IncidentCreate, session: SessionDep, user: CurrentUser, response: Response
+):
+    incident = service.create_incident(session=session, actor=user, data=data)
+    response.headers["Location"] = f"/incidents/{incident.id}"
+    return _public(session, incident)
+
+
+@router.get("/{incident_id}", response_model=IncidentPublic, responses=READ)
+@shared("incidents/detail.html", block="detail", extra=CHOICES)
+def get_incident(incident: IncidentDep, session: SessionDep, user: OptionalUser):
+    return _public(session, incident)
+
+
+@router.post(
+    "/{incident_id}/updates",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IncidentPublic,
+    responses={201: {"content": HTML_CONTENT}, **WRITE},
+)
+@shared("incidents/detail.html", block="detail", event="incident-saved", extra=CHOICES)
+def add_update(
+    data: IncidentUpdateCreate,
+    incident: IncidentDep,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+):
+    """A timeline entry: investigating → identified → monitoring → resolved. A resolved
+    incident takes no more (409)."""
+    incident = service.add_update(session=session, actor=user, incident=incident, data=data)
+    response.headers["Location"] = f"/incidents/{incident.id}"
+    return _public(session, incident)
+
+
+@router.post(
+    "/{incident_id}/tickets",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IncidentPublic,
+    responses={201: {"content": HTML_CONTENT}, **WRITE},
+)
+@shared("incidents/detail.html", block="detail", event="incident-saved", extra=CHOICES)
+def link_ticket(
+    data: IncidentTicketCreate,
+    incident: IncidentDep,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+):
+    """ "Me too": links a ticket of the caller's library (staff: any ticket) to the incident;
+    the incident then counts that library among those who reported it."""
+    incident = service.link_ticket(session=session, actor=user, incident=incident, data=data)
+    response.headers["Location"] = f"/incidents/{incident.id}"
+    return _public(session, incident)
+
+
+def _public(session: Session, incident: Incident) -> IncidentPublic:
+    return service.publish(session, [incident])[0]

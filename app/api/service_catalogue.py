@@ -1,0 +1,48 @@
+"""The service catalogue: `/services`, each with a status derived from what is happening now."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from app.api.deps import CurrentUser, OptionalUser, SessionDep
+from app.api.problems import problem_responses
+from app.core.pagination import Page, PageParams, Window, page
+from app.models.maintenance import ServiceCreate, ServicePublic
+from app.services import maintenance
+from app.services import status as status_service
+from app.ui.render import HTML_CONTENT, shared
+
+router = APIRouter(prefix="/services", tags=["status"])
+
+
+@router.get(
+    "",
+    response_model=Page[ServicePublic],
+    responses={200: {"content": HTML_CONTENT}, **problem_responses(422)},
+)
+@shared("status/services.html", block="services")
+def list_services(
+    session: SessionDep,
+    user: OptionalUser,
+    request: Request,
+    response: Response,
+    paging: Annotated[PageParams, Depends()],
+):
+    """Every service: `outage` / `degraded` from open incidents, `maintenance` from an active
+    window, otherwise `operational`. Public."""
+    services = status_service.service_statuses(session=session)
+    chosen = services[paging.offset : paging.offset + paging.limit]
+    return page(Window(items=chosen, total=len(services)), paging, request, response)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ServicePublic,
+    responses={201: {"content": HTML_CONTENT}, **problem_responses(400, 401, 403, 413, 422)},
+)
+@shared("status/services.html", block="created", event="service-saved")
+def create_service(data: ServiceCreate, session: SessionDep, user: CurrentUser, response: Response):
+    service = maintenance.create_service(session=session, actor=user, data=data)
+    response.headers["Location"] = f"/services#{service.slug}"
+    return ServicePublic(slug=service.slug, name=service.name, description=service.description)

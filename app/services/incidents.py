@@ -1,0 +1,263 @@
+"""Incidents: unplanned problems, their timeline of updates, and the tickets linked to them."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_
+from sqlalchemy import table as sa_table
+from sqlalchemy.sql import column
+from sqlmodel import Session, select
+
+from app.core import audit
+from app.core.config import get_settings
+from app.core.db import utcnow
+from app.core.errors import Conflict, FieldError, Invalid, NotFound
+from app.core.pagination import PageParams, Window, fetch
+from app.models.liaison import Appointment, ContactRole, Liaison
+from app.models.maintenance import (
+    Incident,
+    IncidentCreate,
+    IncidentPublic,
+    IncidentService,
+    IncidentStatus,
+    IncidentTicket,
+    IncidentTicketCreate,
+    IncidentUpdate,
+    IncidentUpdateCreate,
+    IncidentUpdatePublic,
+    Service,
+)
+from app.models.user import User
+from app.notify.outbox import enqueue
+from app.services.access import is_staff, require_staff
+from app.services.institutions import today
+
+# The tickets slice owns the table; only these columns are read here.
+TICKET = sa_table(
+    "ticket", column("id"), column("number"), column("institution"), column("requester")
+)
+
+
+def publish(session: Session, incidents: Sequence[Incident]) -> list[IncidentPublic]:
+    """The public shape, with how many libraries reported each (one grouped query)."""
+    ids = [i.id for i in incidents]
+    reports = dict(
+        session.exec(
+            select(
+                IncidentTicket.incident_id, func.count(func.distinct(IncidentTicket.institution))
+            )
+            .where(IncidentTicket.incident_id.in_(ids))
+            .group_by(IncidentTicket.incident_id)
+        ).all()
+        if ids
+        else []
+    )
+    return [
+        IncidentPublic(
+            id=i.id,
+            title=i.title,
+            impact=i.impact,
+            status=i.status,
+            services=i.services,
+            started_at=i.started_at,
+            resolved_at=i.resolved_at,
+            updated_at=i.updated_at,
+            updates=[
+                IncidentUpdatePublic.model_validate(u, from_attributes=True)
+                for u in sorted(i.updates, key=lambda u: (u.created_at, u.id or 0), reverse=True)
+            ],
+            reports=reports.get(i.id, 0),
+        )
+        for i in incidents
+    ]
+
+
+def open_incidents(*, session: Session) -> list[IncidentPublic]:
+    stmt = (
+        select(Incident)
+        .where(Incident.status != IncidentStatus.resolved)
+        .order_by(Incident.started_at.desc(), Incident.id.desc())
+    )
+    return publish(session, session.exec(stmt).all())
+
+
+def incidents_since(*, session: Session, since: datetime) -> list[IncidentPublic]:
+    stmt = (
+        select(Incident)
+        .where(or_(Incident.resolved_at.is_(None), Incident.resolved_at >= since))
+        .where(Incident.started_at >= since)
+        .order_by(Incident.started_at.desc())
+    )
+    return publish(session, session.exec(stmt).all())
+
+
+def list_incidents(
+    *, session: Session, status: IncidentStatus | None = None, page: PageParams
+) -> Window:
+    stmt = select(Incident)
+    if status:
+        stmt = stmt.where(Incident.status == status)
+    window = fetch(session, stmt.order_by(Incident.started_at.desc(), Incident.id.desc()), page)
+    window.items = publish(session, window.items)
+    return window
+
+
+def get_incident(*, session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"No incident has the id {incident_id}.")
+    return incident
+
+
+def create_incident(*, session: Session, actor: User, data: IncidentCreate) -> Incident:
+    require_staff(actor, "open incidents")
+    _check_services(session, data.services)
+    now = utcnow()
+    started = data.started_at or now
+    incident = Incident(
+        title=data.title,
+        impact=data.impact,
+        status=data.status,
+        started_at=started,
+        resolved_at=now if data.status == IncidentStatus.resolved else None,
+        created_by=actor.id,
+        service_links=[IncidentService(service=s) for s in dict.fromkeys(data.services)],
+        updates=[IncidentUpdate(status=data.status, body=data.body, author=actor.id)],
+    )
+    session.add(incident)
+    session.flush()
+    _notify(session, incident, incident.updates[0])
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity_type="incident",
+        entity_id=str(incident.id),
+        after={**audit.snapshot(incident), "services": incident.services},
+    )
+    session.commit()
+    return incident
+
+
+def add_update(
+    *, session: Session, actor: User, incident: Incident, data: IncidentUpdateCreate
+) -> Incident:
+    """A new timeline entry; a resolved incident takes none (open a new one instead)."""
+    require_staff(actor, "post incident updates")
+    if incident.status == IncidentStatus.resolved:
+        raise Conflict(
+            "This incident is resolved and takes no more updates; open a new incident.",
+            [FieldError("status", "the incident is already resolved")],
+        )
+    before = audit.snapshot(incident)
+    now = utcnow()
+    update = IncidentUpdate(status=data.status, body=data.body, author=actor.id, created_at=now)
+    incident.updates.append(update)
+    incident.status = data.status
+    if data.impact is not None:
+        incident.impact = data.impact
+    if data.status == IncidentStatus.resolved:
+        incident.resolved_at = now
+    incident.updated_at = now
+    session.add(incident)
+    old, new = audit.changes(before, audit.snapshot(incident))
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity_type="incident",
+        entity_id=str(incident.id),
+        before=old,
+        after={**new, "update": data.body},
+    )
+    session.flush()
+    _notify(session, incident, update)
+    session.commit()
+    return incident
+
+
+def link_ticket(
+    *, session: Session, actor: User, incident: Incident, data: IncidentTicketCreate
+) -> Incident:
+    """ "Me too": a library links its ticket; staff may link any ticket."""
+    row = session.execute(
+        select(TICKET.c.id, TICKET.c.institution).where(TICKET.c.number == data.ticket)
+    ).first()
+    if row is None or not (is_staff(actor) or row.institution == actor.institution):
+        raise NotFound(f"No ticket has the number {data.ticket}.")
+    if session.get(IncidentTicket, (incident.id, row.id)) is None:
+        session.add(
+            IncidentTicket(
+                incident_id=incident.id,
+                ticket_id=row.id,
+                institution=row.institution,
+                linked_by=actor.id,
+            )
+        )
+        audit.record(
+            session,
+            actor=actor,
+            action="link",
+            entity_type="incident",
+            entity_id=str(incident.id),
+            after={"ticket": data.ticket},
+        )
+        session.commit()
+    return incident
+
+
+def _check_services(session: Session, slugs: list[str]) -> None:
+    known = set(session.exec(select(Service.slug).where(Service.slug.in_(slugs))).all())
+    unknown = [s for s in slugs if s not in known]
+    if unknown:
+        raise Invalid(
+            f"Unknown service: {', '.join(unknown)}.",
+            [FieldError("services", f"unknown: {', '.join(unknown)} (see /services)")],
+        )
+
+
+def _notify(session: Session, incident: Incident, update: IncidentUpdate) -> None:
+    """Every member library's contacts hear of each update, in the caller's transaction (an
+    incident has no institution list: it affects whoever uses the service)."""
+    url = f"{get_settings().portal_url.rstrip('/')}/incidents/{incident.id}"
+    context = {
+        "incident": {
+            "id": incident.id,
+            "title": incident.title,
+            "impact": incident.impact.value,
+            "services": incident.services,
+        },
+        "status": update.status.value,
+        "body": update.body,
+        "url": url,
+    }
+    for person in library_contacts(session):
+        enqueue(
+            session,
+            to=person.email,
+            template="maintenance/incident",
+            context={**context, "name": person.name},
+            dedupe_key=f"incident:{incident.id}:{update.id}:{person.email}",
+        )
+
+
+NOTICE_ROLES = (ContactRole.liaison, ContactRole.backup_liaison, ContactRole.director)
+
+
+def library_contacts(session: Session, institutions: list[str] | None = None) -> list[Liaison]:
+    """Who hears of maintenance and incidents: the current liaisons, backup liaisons and
+    directors in the member directory, of `institutions` (default: every member), one row per
+    address."""
+    stmt = (
+        select(Liaison)
+        .join(Appointment, Appointment.liaison_id == Liaison.id)
+        .where(
+            or_(Appointment.ended_on.is_(None), Appointment.ended_on > today()),
+            Appointment.role.in_(NOTICE_ROLES),
+        )
+        .distinct()
+        .order_by(Liaison.id)
+    )
+    if institutions:
+        stmt = stmt.where(Appointment.institution.in_(institutions))
+    return list(session.exec(stmt).all())
