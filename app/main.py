@@ -52,12 +52,28 @@ def _routers(package) -> list[APIRouter]:
 
 
 def _openapi(app: FastAPI) -> dict:
-    """The generated document, plus the problem+json schemas that error responses refer to."""
+    """The generated document, plus the problem+json schemas that error responses refer to.
+
+    What the app-wide handlers answer is documented here, for every route: FastAPI's own 422
+    (`HTTPValidationError` JSON) becomes our problem+json 422, and a JSON body may get a 400
+    (malformed JSON).
+    """
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
+        paths = schema.get("paths", {})
+        for item in paths.values():
+            for operation in item.values():
+                responses = operation.get("responses", {})
+                if "HTTPValidationError" in str(responses.get("422", {}).get("content")):
+                    responses["422"] = problems.problem_responses(422)[422]
+                if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                    responses.setdefault("400", problems.problem_responses(400)[400])
+        if "HTTPValidationError" not in str(paths):
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
         for model in (problems.Problem, problems.FieldProblem):
             definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
             definition.pop("$defs", None)

@@ -2,18 +2,20 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from app.core import security
 from app.core.db import get_session
 from app.core.errors import NotAuthenticated, PermissionDenied
+from app.models.common import MAX_ID
 from app.models.institution import Institution
 from app.models.user import User
 from app.services import access, auth, institutions
 
 SessionDep = Annotated[Session, Depends(get_session)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The record's id.")]
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, IdPath, SessionDep
 from app.api.problems import problem_responses
 from app.core.pagination import Page, PageParams, page
 from app.models.directory_change import (
@@ -31,7 +31,7 @@ class ChangeQueue(Page[DirectoryChangePublic]):
     counts: dict[str, int]
 
 
-def get_change(change_id: int, session: SessionDep, user: CurrentUser) -> DirectoryChange:
+def get_change(change_id: IdPath, session: SessionDep, user: CurrentUser) -> DirectoryChange:
     return service.get_change(session=session, actor=user, change_id=change_id)
 
 

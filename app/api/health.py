@@ -1,10 +1,12 @@
 """Liveness and readiness for load balancers and orchestrators."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.api.problems import PROBLEM_JSON, Problem, problem_responses
+from app.core.context import request_id_var
 from app.core.db import get_engine
 
 router = APIRouter(tags=["operations"])
@@ -16,12 +18,20 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "The database is unreachable"}})
-def readyz():
-    """The process can reach its database."""
+@router.get("/readyz", response_model=dict[str, str], responses=problem_responses(503))
+def readyz(request: Request):
+    """The process can reach its database; a 503 problem (naming the database) when it cannot."""
     try:
         with get_engine().connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        problem = Problem(
+            title="Service Unavailable",
+            status=503,
+            detail="The database is unreachable.",
+            instance=request.url.path,
+            request_id=request_id_var.get(),
+        )
+        body = {**problem.model_dump(exclude_none=True), "database": "unreachable"}
+        return JSONResponse(body, 503, media_type=PROBLEM_JSON)
     return {"status": "ok", "database": "ok"}

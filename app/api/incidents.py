@@ -6,10 +6,10 @@ library may link its own ticket to an incident ("me too").
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from sqlmodel import Session
 
-from app.api.deps import CurrentUser, OptionalUser, SessionDep
+from app.api.deps import CurrentUser, IdPath, OptionalUser, SessionDep
 from app.api.problems import problem_responses
 from app.core.pagination import Page, PageParams, page
 from app.models.maintenance import (
@@ -24,7 +24,6 @@ from app.models.maintenance import (
 from app.services import incidents as service
 from app.ui.render import HTML_CONTENT, shared
 
-IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 router = APIRouter(prefix="/incidents", tags=["status"])
 READ = {200: {"content": HTML_CONTENT}, **problem_responses(404, 422)}
 WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)

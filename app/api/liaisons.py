@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel
 
-from app.api.deps import CurrentUser, InstitutionDep, SessionDep, StaffUser
+from app.api.deps import CurrentUser, IdPath, InstitutionDep, SessionDep, StaffUser
 from app.api.problems import problem_responses
 from app.core.config import get_settings
 from app.core.errors import FieldError, Invalid
@@ -93,7 +93,7 @@ def export(people: list[LiaisonPublic], kind: ExportFormat, filename: str) -> Re
     return response
 
 
-def get_liaison(liaison_id: int, session: SessionDep, user: CurrentUser) -> Liaison:
+def get_liaison(liaison_id: IdPath, session: SessionDep, user: CurrentUser) -> Liaison:
     return liaisons.get_liaison(session=session, liaison_id=liaison_id)
 
 

@@ -5,9 +5,9 @@ Reads are public (anonymous); every write needs consortium staff.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from app.api.deps import CurrentUser, OptionalUser, SessionDep
+from app.api.deps import CurrentUser, IdPath, OptionalUser, SessionDep
 from app.api.problems import problem_responses
 from app.api.status import CONDITIONAL, cached, conditional
 from app.core.pagination import Page, PageParams, page
@@ -25,7 +25,6 @@ from app.services import maintenance as service
 from app.services.maintenance import MaintenanceSort
 from app.ui.render import HTML_CONTENT, add_vary, shared
 
-IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 router = APIRouter(tags=["maintenance"])
 READ = {200: {"content": HTML_CONTENT}, **problem_responses(404, 422)}
 WRITE = problem_responses(400, 401, 403, 404, 413, 422)

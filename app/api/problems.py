@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from app.core.context import request_id_var
@@ -145,6 +146,15 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     return respond(request, _problem(request, exc.status_code, detail), exc.headers)
 
 
+async def data_error(request: Request, exc: DataError) -> Response:
+    """PostgreSQL refuses NUL characters in text, wherever they came from (query, path, body):
+    that is the client's input, not our failure. Any other data error is a bug: 500, logged."""
+    if "NUL (0x00)" not in str(exc.orig):
+        raise exc
+    detail = "Text may not contain NUL (0x00) characters."
+    return respond(request, _problem(request, 422, detail, "Invalid request"))
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     request_id = getattr(request.state, "request_id", None)
     log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
@@ -161,4 +171,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(DataError, data_error)
     app.add_exception_handler(Exception, server_error)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, func, select
 from sqlmodel import Session
 
@@ -12,6 +12,8 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent
+
     data: list[T]
     count: int
     next: str | None = None

@@ -1,6 +1,7 @@
 from datetime import datetime
 from typing import Any
 
+from pydantic import ConfigDict
 from sqlalchemy import JSON, Index
 from sqlmodel import Field, SQLModel
 
@@ -27,4 +28,6 @@ class AuditEntry(AuditEntryBase, table=True):
 
 
 class AuditEntryPublic(AuditEntryBase):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent
+
     id: int

@@ -1,6 +1,7 @@
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
@@ -28,6 +29,9 @@ class LoginFailure(SQLModel, table=True):
 
 
 class TokenResponse(BaseModel):
+    # Every field is always sent, so the document marks them all required.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     access_token: str
-    token_type: str = "bearer"  # noqa: S105
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
     expires_in: int

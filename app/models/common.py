@@ -5,6 +5,9 @@ from typing import Any
 from pydantic import BeforeValidator, ConfigDict, model_validator
 from sqlmodel import SQLModel
 
+MAX_ID = 2**31 - 1
+"""The largest PostgreSQL `integer`: ids bounded by it make a larger one a 422, not a 500."""
+
 
 def blank_is_none(value: Any) -> Any:
     return None if value == "" else value

@@ -3,7 +3,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, HttpUrl, field_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, HttpUrl, field_validator
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
@@ -96,6 +96,8 @@ class InstitutionUpdate(FormInput):
 
 
 class InstitutionPublic(InstitutionBase):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent
+
     code: str
     status: InstitutionStatus
     alma_code: str

@@ -1,7 +1,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import EmailStr
+from pydantic import ConfigDict, EmailStr
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
@@ -43,4 +43,6 @@ class User(UserBase, table=True):
 
 
 class UserPublic(UserBase):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent
+
     id: int

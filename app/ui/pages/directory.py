@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, IdPath, SessionDep
 from app.core.errors import DomainError, NotFound, PermissionDenied
 from app.models.directory_change import ChangeKind
 from app.models.liaison import ContactRole
@@ -34,7 +34,7 @@ def import_form(request: Request, user: CurrentUser):
 
 
 @router.get("/liaisons/{liaison_id}/edit")
-def edit_liaison(request: Request, session: SessionDep, user: CurrentUser, liaison_id: int):
+def edit_liaison(request: Request, session: SessionDep, user: CurrentUser, liaison_id: IdPath):
     person = liaisons.get_liaison(session=session, liaison_id=liaison_id)
     liaisons.require_editor(user, person.institution)
     return html(request, "liaisons/form.html", person=liaisons.public(person), roles=ROLES)
