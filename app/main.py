@@ -31,7 +31,12 @@ def create_app() -> FastAPI:
         ),
     )
     app.add_middleware(DeferredCookie)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        # An attachment plus its multipart envelope; the route checks the file's own size.
+        larger={r"/tickets/[^/]+/attachments": settings.ticket_attachment_max_bytes + 64 * 1024},
+    )
     app.add_middleware(RequestContext)
     problems.install(app)
     # UI pages first: `/institutions/new` must not be read as an institution code.

@@ -30,7 +30,6 @@ from app.core.db import build_engine, get_session  # noqa: E402
 from app.main import create_app  # noqa: E402
 from tests import factories  # noqa: E402
 
-
 pytest_plugins = ["tests.live_server"]
 
 

@@ -85,17 +85,21 @@ class DeferredCookie:
 class BodyLimit:
     """Answers 413 for a body over the limit, whether or not it declares its length."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Paths that take uploads (a regular expression on the whole path) get their own limit.
+        self.larger = [(re.compile(path), limit) for path, limit in (larger or {}).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        limit = next((n for p, n in self.larger if p.fullmatch(path)), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(send, limit)
             return
         received = 0
         started = False
@@ -105,7 +109,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _TooLarge
             return message
 
@@ -118,15 +122,15 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._too_large(send)
+                await self._too_large(send, limit)
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, send: Send, limit: int) -> None:
         body = json.dumps(
             {
                 "type": "about:blank",
                 "title": "Content too large",
                 "status": 413,
-                "detail": f"The request body is larger than {self.max_bytes} bytes.",
+                "detail": f"The request body is larger than {limit} bytes.",
                 "request_id": request_id_var.get(),
             }
         ).encode()

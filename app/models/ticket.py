@@ -1,0 +1,336 @@
+"""Problem reports: tickets, their comments, events, watchers, attachments and number counter."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+from sqlalchemy import JSON, Index, Text
+from sqlmodel import Field, SQLModel
+
+from app.core.db import EnumString, UTCDateTime, utcnow
+from app.models.common import MAX_ID, FormInput
+
+MAX_TEXT = 20_000  # characters: a long report with a pasted log, never a 5 MB dump
+UserId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class TicketPriority(StrEnum):
+    """Ex Libris' scale; `system_down` is counted around the clock."""
+
+    low = "low"
+    normal = "normal"
+    high = "high"
+    system_down = "system_down"
+
+
+class TicketStatus(StrEnum):
+    new = "new"
+    open = "open"
+    pending_library = "pending_library"
+    pending_vendor = "pending_vendor"
+    resolved = "resolved"
+    closed = "closed"
+
+    @property
+    def paused(self) -> bool:
+        return self in (TicketStatus.pending_library, TicketStatus.pending_vendor)
+
+    @property
+    def done(self) -> bool:
+        return self in (TicketStatus.resolved, TicketStatus.closed)
+
+
+class TicketCategory(StrEnum):
+    access_login = "access_login"
+    discovery_primo = "discovery_primo"
+    fulfillment = "fulfillment"
+    resource_sharing = "resource_sharing"
+    acquisitions = "acquisitions"
+    cataloging = "cataloging"
+    analytics_reports = "analytics_reports"
+    delivery = "delivery"
+    configuration = "configuration"
+    directory = "directory"
+    project = "project"
+    other = "other"
+
+
+class TicketProduct(StrEnum):
+    """What the problem is in; the slugs match the status page's services."""
+
+    alma = "alma"
+    primo_ve = "primo_ve"
+    ishare_catalog = "ishare_catalog"
+    analytics = "analytics"
+    carli_files = "carli_files"
+    network = "network"
+    other = "other"
+
+
+class TicketEnvironment(StrEnum):
+    production = "production"
+    sandbox = "sandbox"
+
+
+class TicketEventKind(StrEnum):
+    created = "created"
+    status = "status"
+    assignment = "assignment"
+    priority = "priority"
+    comment = "comment"
+    merge = "merge"
+    change = "change"
+    attachment = "attachment"
+    redaction = "redaction"
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+class TicketCounter(SQLModel, table=True):
+    """The last number given out per year; bumped inside the creating transaction."""
+
+    __tablename__ = "ticket_counter"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = 0
+
+
+class Ticket(SQLModel, table=True):
+    # Each index serves a list query: its filter columns first, then the sort order.
+    __table_args__ = (
+        Index("ix_ticket_created", "created_at", "id"),
+        Index("ix_ticket_updated", "updated_at", "id"),
+        Index("ix_ticket_status_created", "status", "created_at", "id"),
+        Index("ix_ticket_institution_created", "institution", "created_at", "id"),
+        Index("ix_ticket_institution_status_created", "institution", "status", "created_at", "id"),
+        Index("ix_ticket_requester_created", "requester", "created_at", "id"),
+        Index("ix_ticket_assignee_status_created", "assignee", "status", "created_at", "id"),
+        Index("ix_ticket_priority_created", "priority", "created_at", "id"),
+        Index("ix_ticket_category_created", "category", "created_at", "id"),
+        Index("ix_ticket_category_priority_created", "category", "priority", "created_at", "id"),
+        Index("ix_ticket_status_resolution_due", "status", "resolution_due_at"),
+        Index("ix_ticket_status_response_due", "status", "response_due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=12, unique=True)
+    subject: str = Field(max_length=200)
+    description: str = Field(sa_type=Text)
+    institution: str = Field(max_length=8, foreign_key="institution.code")
+    requester: int = Field(foreign_key="user_account.id")
+    assignee: int | None = Field(default=None, foreign_key="user_account.id")
+    category: TicketCategory = Field(sa_type=EnumString(TicketCategory, 32))
+    priority: TicketPriority = Field(sa_type=EnumString(TicketPriority, 16))
+    status: TicketStatus = Field(default=TicketStatus.new, sa_type=EnumString(TicketStatus, 16))
+    product: TicketProduct = Field(sa_type=EnumString(TicketProduct, 32))
+    environment: TicketEnvironment = Field(sa_type=EnumString(TicketEnvironment, 16))
+    vendor_case: str | None = Field(default=None, max_length=40)
+    contains_patron_data: bool = False
+    merged_into: int | None = Field(default=None, foreign_key="ticket.id")
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The SLA clock: due times while it runs; while paused, the counted minutes still left.
+    response_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolution_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sla_paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    response_left: int | None = None
+    resolution_left: int | None = None
+
+
+class TicketComment(SQLModel, table=True):
+    __tablename__ = "ticket_comment"
+    __table_args__ = (Index("ix_ticket_comment_ticket_created", "ticket_id", "created_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id")
+    author: int = Field(foreign_key="user_account.id")
+    body: str = Field(sa_type=Text)
+    internal: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TicketEvent(SQLModel, table=True):
+    """What happened to a ticket; `data` holds ids and enum values, never free text."""
+
+    __tablename__ = "ticket_event"
+    __table_args__ = (Index("ix_ticket_event_ticket_at", "ticket_id", "at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id")
+    actor: int | None = Field(default=None, foreign_key="user_account.id")
+    kind: TicketEventKind = Field(sa_type=EnumString(TicketEventKind, 16))
+    internal: bool = False
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TicketWatcher(SQLModel, table=True):
+    __tablename__ = "ticket_watcher"
+    __table_args__ = (Index("ix_ticket_watcher_user", "user_id", "ticket_id"),)
+
+    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True)
+    user_id: int = Field(
+        foreign_key="user_account.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+
+
+class TicketAttachment(SQLModel, table=True):
+    """The file lives on disk under the attachment directory, named by `storage_key`."""
+
+    __tablename__ = "ticket_attachment"
+    __table_args__ = (Index("ix_ticket_attachment_ticket", "ticket_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id")
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64)
+    storage_key: str = Field(max_length=64, unique=True)
+    uploaded_by: int = Field(foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- request bodies ---------------------------------------------------------------------------
+
+
+def _not_blank(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("may not be empty")
+    return value
+
+
+class TicketCreate(FormInput):
+    subject: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=MAX_TEXT)
+    category: TicketCategory
+    priority: TicketPriority = TicketPriority.normal
+    product: TicketProduct = TicketProduct.alma
+    environment: TicketEnvironment = TicketEnvironment.production
+    contains_patron_data: bool = False
+    institution: str | None = Field(
+        default=None, max_length=8, description="Consortium staff filing for a library."
+    )
+    watchers: list[UserId] = Field(default_factory=list, max_length=50)
+
+
+class TicketUpdate(FormInput):
+    subject: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    category: TicketCategory | None = None
+    priority: TicketPriority | None = None
+    status: TicketStatus | None = None
+    product: TicketProduct | None = None
+    environment: TicketEnvironment | None = None
+    assignee: UserId | None = None
+    vendor_case: str | None = Field(default=None, max_length=40)
+    contains_patron_data: bool | None = None
+    watchers: list[UserId] | None = Field(default=None, max_length=50)
+
+    @field_validator("subject", "description", "category", "priority", "status", "product")
+    @classmethod
+    def _required(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may not be empty")
+        return value
+
+
+class CommentCreate(FormInput):
+    body: str = Field(min_length=1, max_length=MAX_TEXT)
+    internal: bool = Field(default=False, description="An internal note: consortium staff only.")
+
+
+class MergeRequest(FormInput):
+    into: str = Field(min_length=1, max_length=12, description="The surviving ticket's number.")
+
+
+class RedactRequest(FormInput):
+    text: str = Field(min_length=3, max_length=2000, description="The passage to remove.")
+
+
+class PatronCheck(FormInput):
+    """Text from the filing form or the reply box, checked before it is sent."""
+
+    subject: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=MAX_TEXT)
+    body: str | None = Field(default=None, max_length=MAX_TEXT)
+
+
+# --- responses --------------------------------------------------------------------------------
+
+
+class Sla(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent
+
+    response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    response_breached: bool
+    resolution_breached: bool
+    paused: bool
+    around_the_clock: bool
+
+
+class TicketPublic(SQLModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent
+
+    number: str
+    subject: str
+    description: str
+    institution: str
+    requester: int
+    assignee: int | None
+    category: TicketCategory
+    priority: TicketPriority
+    status: TicketStatus
+    product: TicketProduct
+    environment: TicketEnvironment
+    vendor_case: str | None
+    watchers: list[int]
+    contains_patron_data: bool
+    merged_into: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    sla: Sla
+
+
+class CommentPublic(SQLModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent
+
+    id: int
+    ticket: str
+    author: int
+    body: str
+    internal: bool
+    created_at: datetime
+
+
+class EventPublic(SQLModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent
+
+    id: int
+    ticket: str
+    actor: int | None
+    kind: TicketEventKind
+    data: dict[str, Any]
+    at: datetime
+
+
+class AttachmentPublic(SQLModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent
+
+    id: int
+    ticket: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: int
+    created_at: datetime
+    url: str

@@ -1,0 +1,144 @@
+"""Attachments: files on disk under the attachment directory, metadata in the database.
+
+The type is read from the content (magic bytes), never from the name or the client's claim; a
+file is served only through the ticket's visibility rule, always as a download.
+"""
+
+import hashlib
+import uuid
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from app.core import audit
+from app.core.config import get_settings
+from app.core.db import utcnow
+from app.core.errors import Conflict, FieldError, Invalid, NotFound
+from app.models.ticket import (
+    AttachmentPublic,
+    Ticket,
+    TicketAttachment,
+    TicketEventKind,
+    TicketStatus,
+)
+from app.models.user import User
+from app.services import tickets
+
+SIGNATURES: list[tuple[bytes, str]] = [
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+]
+
+
+def sniff(content: bytes) -> str | None:
+    """The media type the bytes are, or None for a type we do not accept."""
+    for magic, media_type in SIGNATURES:
+        if content.startswith(magic):
+            return media_type
+    head = content[:8192]
+    if b"\x00" in head:
+        return None
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # a multi-byte character cut at the edge is still text
+            return None
+    return "text/plain"
+
+
+def directory() -> Path:
+    return Path(get_settings().ticket_attachment_dir)
+
+
+def add_attachment(
+    *, session: Session, actor: User, ticket: Ticket, filename: str, content: bytes
+) -> TicketAttachment:
+    limit = get_settings().ticket_attachment_max_bytes
+    if ticket.status == TicketStatus.closed or ticket.merged_into is not None:
+        raise Conflict("A closed or merged ticket takes no more attachments.")
+    if len(content) > limit:
+        raise Invalid(
+            f"The file is larger than {limit} bytes.",
+            [FieldError("file", f"must be at most {limit} bytes")],
+        )
+    if not content:
+        raise Invalid("The file is empty.", [FieldError("file", "is empty")])
+    media_type = sniff(content)
+    if media_type is None:
+        raise Invalid(
+            "Only PDF, PNG, JPEG, GIF and plain-text files can be attached.",
+            [FieldError("file", "is not an accepted type")],
+        )
+    name = Path(filename or "attachment").name.strip()[:200] or "attachment"
+    key = uuid.uuid4().hex
+    folder = directory()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / key
+    path.write_bytes(content)
+    try:
+        attachment = TicketAttachment(
+            ticket_id=ticket.id,
+            filename=name,
+            content_type=media_type,
+            size=len(content),
+            sha256=hashlib.sha256(content).hexdigest(),
+            storage_key=key,
+            uploaded_by=actor.id,
+        )
+        session.add(attachment)
+        session.flush()
+        now = utcnow()
+        tickets.add_event(
+            session,
+            ticket,
+            actor,
+            TicketEventKind.attachment,
+            {"attachment": attachment.id},
+            at=now,
+        )
+        tickets.touch(ticket, now)
+        session.add(ticket)
+        audit.record(
+            session,
+            actor=actor,
+            action="attach",
+            entity_type="ticket",
+            entity_id=ticket.number,
+            after={"attachment": attachment.id, "size": attachment.size, "type": media_type},
+        )
+        session.commit()
+    except Exception:
+        path.unlink(missing_ok=True)  # no file without its row
+        raise
+    return attachment
+
+
+def list_attachments(*, session: Session, ticket: Ticket) -> list[AttachmentPublic]:
+    rows = session.exec(
+        select(TicketAttachment)
+        .where(TicketAttachment.ticket_id == ticket.id)
+        .order_by(col(TicketAttachment.id))
+    )
+    return [attachment_public(a, ticket) for a in rows]
+
+
+def get_attachment(*, session: Session, ticket: Ticket, attachment_id: int) -> TicketAttachment:
+    attachment = session.get(TicketAttachment, attachment_id)
+    if attachment is None or attachment.ticket_id != ticket.id:
+        raise NotFound(f"Ticket {ticket.number} has no attachment {attachment_id}.")
+    return attachment
+
+
+def file_path(attachment: TicketAttachment) -> Path:
+    return directory() / attachment.storage_key
+
+
+def attachment_public(attachment: TicketAttachment, ticket: Ticket) -> AttachmentPublic:
+    url = f"/tickets/{ticket.number}/attachments/{attachment.id}"
+    return AttachmentPublic.model_validate(
+        {c.key: getattr(attachment, c.key) for c in attachment.__table__.columns}
+        | {"ticket": ticket.number, "url": url}
+    )
