@@ -615,3 +615,17 @@ def test_attachments_may_be_larger_than_other_bodies(client, world, attachment_d
     assert response.status_code == 413, response.text
     other = client.post("/tickets", content=b"x" * 2_000_000, headers=headers)
     assert other.status_code == 413
+
+
+def test_comment_and_event_lists_page_like_every_list(client, world):
+    headers = _headers(world, "staff")
+    number = world["ticket"].number
+    for n in range(3):
+        reply = {"body": f"Reply number {n}", "internal": False}
+        assert client.post(f"/tickets/{number}/comments", json=reply, headers=headers).is_success
+    first = client.get(f"/tickets/{number}/comments?limit=2", headers=headers)
+    body = first.json()
+    assert len(body["data"]) == 2 and body["count"] >= 3
+    assert body["next"] and first.headers["link"] == f'<{body["next"]}>; rel="next"'
+    events = client.get(f"/tickets/{number}/events?limit=1", headers=headers).json()
+    assert len(events["data"]) == 1 and events["next"]

@@ -12,7 +12,7 @@ from app.api.deps import CurrentUser, SessionDep
 from app.api.problems import problem_responses
 from app.core.config import get_settings
 from app.core.errors import FieldError, Invalid
-from app.core.pagination import Page, PageParams
+from app.core.pagination import Page, PageParams, Window, page
 from app.models.ticket import (
     MAX_ID,
     AttachmentPublic,
@@ -252,13 +252,15 @@ def list_comments(
     session: SessionDep,
     user: CurrentUser,
     request: Request,
+    response: Response,
     paging: Annotated[PageParams, Depends()],
 ):
     """Oldest first; internal notes only for consortium staff."""
     comments = service.list_comments(session=session, actor=user, ticket=ticket)
     shown = comments[paging.offset : paging.offset + paging.limit]
     names = names_for(request, session, {c.author for c in shown})
-    return CommentPage(data=shown, count=len(comments), next=None, names=names)
+    listed = page(Window(items=shown, total=len(comments)), paging, request, response)
+    return CommentPage(data=shown, count=listed.count, next=listed.next, names=names)
 
 
 @router.post(
@@ -297,6 +299,7 @@ def list_events(
     session: SessionDep,
     user: CurrentUser,
     request: Request,
+    response: Response,
     paging: Annotated[PageParams, Depends()],
 ):
     """The history: created, status, assignment, priority, comments, merges."""
@@ -304,7 +307,8 @@ def list_events(
     shown = events[paging.offset : paging.offset + paging.limit]
     ids = {e.actor for e in shown} | {e.data.get("to") for e in shown if e.kind == "assignment"}
     names = names_for(request, session, ids)
-    return EventPage(data=shown, count=len(events), next=None, names=names)
+    listed = page(Window(items=shown, total=len(events)), paging, request, response)
+    return EventPage(data=shown, count=listed.count, next=listed.next, names=names)
 
 
 @router.post(
