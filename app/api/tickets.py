@@ -12,7 +12,7 @@ from app.api.deps import CurrentUser, SessionDep
 from app.api.problems import problem_responses
 from app.core.config import get_settings
 from app.core.errors import FieldError, Invalid
-from app.core.pagination import Page, PageParams, Window, page
+from app.core.pagination import Page, PageParams, page_of_list
 from app.models.ticket import (
     MAX_ID,
     AttachmentPublic,
@@ -257,10 +257,9 @@ def list_comments(
 ):
     """Oldest first; internal notes only for consortium staff."""
     comments = service.list_comments(session=session, actor=user, ticket=ticket)
-    shown = comments[paging.offset : paging.offset + paging.limit]
-    names = names_for(request, session, {c.author for c in shown})
-    listed = page(Window(items=shown, total=len(comments)), paging, request, response)
-    return CommentPage(data=shown, count=listed.count, next=listed.next, names=names)
+    listed = page_of_list(comments, paging, request, response)
+    names = names_for(request, session, {c.author for c in listed.data})
+    return CommentPage(data=listed.data, count=listed.count, next=listed.next, names=names)
 
 
 @router.post(
@@ -304,10 +303,10 @@ def list_events(
 ):
     """The history: created, status, assignment, priority, comments, merges."""
     events = service.list_events(session=session, actor=user, ticket=ticket)
-    shown = events[paging.offset : paging.offset + paging.limit]
+    listed = page_of_list(events, paging, request, response)
+    shown = listed.data
     ids = {e.actor for e in shown} | {e.data.get("to") for e in shown if e.kind == "assignment"}
     names = names_for(request, session, ids)
-    listed = page(Window(items=shown, total=len(events)), paging, request, response)
     return EventPage(data=shown, count=listed.count, next=listed.next, names=names)
 
 

@@ -39,6 +39,12 @@ def fetch(session: Session, stmt: Select, params: PageParams) -> Window:
     return Window(items=items, total=total or 0)
 
 
+def page_of_list(items: list, params: PageParams, request: Request, response: Response) -> Page:
+    """A page of a list already in memory (e.g. one ticket's comments)."""
+    shown = items[params.offset : params.offset + params.limit]
+    return page(Window(items=shown, total=len(items)), params, request, response)
+
+
 def page(window: Window, params: PageParams, request: Request, response: Response) -> Page:
     following = params.offset + params.limit
     next_url = None
