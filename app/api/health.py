@@ -5,8 +5,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api.problems import PROBLEM_JSON, Problem, problem_responses
-from app.core.context import request_id_var
+from app.api.problems import PROBLEM_JSON, make_problem, problem_responses
 from app.core.db import get_engine
 
 router = APIRouter(tags=["operations"])
@@ -25,13 +24,7 @@ def readyz(request: Request):
         with get_engine().connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        problem = Problem(
-            title="Service Unavailable",
-            status=503,
-            detail="The database is unreachable.",
-            instance=request.url.path,
-            request_id=request_id_var.get(),
-        )
+        problem = make_problem(request, 503, "The database is unreachable.")
         body = {**problem.model_dump(exclude_none=True), "database": "unreachable"}
         return JSONResponse(body, 503, media_type=PROBLEM_JSON)
     return {"status": "ok", "database": "ok"}

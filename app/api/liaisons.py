@@ -26,7 +26,14 @@ from app.models.liaison import (
     LiaisonUpdate,
 )
 from app.services import directory, liaisons
-from app.ui.render import HTML_CONTENT, Representation, add_vary, representation, shared
+from app.ui.render import (
+    HTML_CONTENT,
+    Representation,
+    accept_quality,
+    add_vary,
+    representation,
+    shared,
+)
 
 router = APIRouter(tags=["liaisons"])
 
@@ -55,22 +62,10 @@ def export_format(request: Request, requested: ExportFormat | None) -> ExportFor
         return None if requested is ExportFormat.json else requested
     if representation(request) is not Representation.json:
         return None
-    ranks = {CSV: 0.0, VCARD: 0.0, "other": 0.0}
-    for part in request.headers.get("accept", "").split(","):
-        media, _, params = part.strip().partition(";")
-        media = media.strip().lower()
-        q = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        key = media if media in (CSV, VCARD) else "other"
-        ranks[key] = max(ranks[key], q)
-    best = max((CSV, VCARD), key=lambda m: ranks[m])
-    if ranks[best] > 0 and ranks[best] > ranks["other"]:
+    ranks = accept_quality(request.headers.get("accept", ""))
+    other = max((q for m, q in ranks.items() if m not in (CSV, VCARD)), default=0.0)
+    best = max((CSV, VCARD), key=lambda m: ranks.get(m, 0.0))
+    if ranks.get(best, 0.0) > 0 and ranks[best] > other:
         return ExportFormat.csv if best == CSV else ExportFormat.vcard
     return None
 

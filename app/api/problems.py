@@ -91,7 +91,9 @@ def _return_path(request: Request) -> str:
     return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
-def _problem(request: Request, status: int, detail: str, title: str | None = None, **kw) -> Problem:
+def make_problem(
+    request: Request, status: int, detail: str, title: str | None = None, **kw
+) -> Problem:
     return Problem(
         title=title or HTTPStatus(status).phrase,
         status=status,
@@ -111,7 +113,7 @@ async def domain_error(request: Request, exc: DomainError) -> Response:
     if isinstance(exc, TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
     errors = [FieldProblem(field=e.field, message=e.message) for e in exc.errors]
-    problem = _problem(request, exc.status, exc.detail, exc.title, errors=errors)
+    problem = make_problem(request, exc.status, exc.detail, exc.title, errors=errors)
     return respond(request, problem, headers)
 
 
@@ -121,7 +123,7 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
     if malformed:
         reason = (malformed[0].get("ctx") or {}).get("error", "")
         detail = f"The request body is not valid JSON{': ' + reason if reason else ''}."
-        return respond(request, _problem(request, 400, detail, "Malformed JSON"))
+        return respond(request, make_problem(request, 400, detail, "Malformed JSON"))
     errors = []
     for e in raw:
         loc = [str(p) for p in e.get("loc", ())]
@@ -133,7 +135,7 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
             FieldProblem(field=field, message=e.get("msg", "is invalid"), location=location)
         )
     names = ", ".join(sorted({e.field for e in errors}))
-    problem = _problem(
+    problem = make_problem(
         request, 422, f"Some fields are not valid: {names}.", "Invalid request", errors=errors
     )
     return respond(request, problem)
@@ -143,7 +145,7 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"Nothing is at {request.url.path}."
-    return respond(request, _problem(request, exc.status_code, detail), exc.headers)
+    return respond(request, make_problem(request, exc.status_code, detail), exc.headers)
 
 
 async def data_error(request: Request, exc: DataError) -> Response:
@@ -152,13 +154,13 @@ async def data_error(request: Request, exc: DataError) -> Response:
     if "NUL (0x00)" not in str(exc.orig):
         raise exc
     detail = "Text may not contain NUL (0x00) characters."
-    return respond(request, _problem(request, 422, detail, "Invalid request"))
+    return respond(request, make_problem(request, 422, detail, "Invalid request"))
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
     request_id = getattr(request.state, "request_id", None)
     log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
-    problem = _problem(request, 500, "Something went wrong on our side; it has been logged.")
+    problem = make_problem(request, 500, "Something went wrong on our side; it has been logged.")
     problem.request_id = request_id
     return respond(request, problem)
 

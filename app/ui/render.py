@@ -46,24 +46,32 @@ def representation(request: Request) -> Representation:
     return Representation.json
 
 
-def prefers_html(accept: str) -> bool:
-    """True when `text/html` is acceptable and ranked above JSON (`*/*` alone means JSON)."""
-    html = json = 0.0
+def accept_quality(accept: str) -> dict[str, float]:
+    """Each media range of an `Accept` header with its q value (the highest, if repeated)."""
+    ranks: dict[str, float] = {}
     for part in accept.split(","):
         media, _, params = part.strip().partition(";")
         media = media.strip().lower()
+        if not media:
+            continue
         q = 1.0
         for param in params.split(";"):
             name, _, value = param.strip().partition("=")
-            if name == "q":
+            if name.strip() == "q":
                 try:
                     q = float(value)
                 except ValueError:
                     q = 0.0
-        if media == "text/html":
-            html = max(html, q)
-        elif media in ("application/json", "application/problem+json", "*/*", "application/*"):
-            json = max(json, q - (0.001 if media != "application/json" else 0))
+        ranks[media] = max(ranks.get(media, 0.0), q)
+    return ranks
+
+
+def prefers_html(accept: str) -> bool:
+    """True when `text/html` is acceptable and ranked above JSON (`*/*` alone means JSON)."""
+    ranks = accept_quality(accept)
+    html = ranks.get("text/html", 0.0)
+    wildcards = ("application/problem+json", "*/*", "application/*")
+    json = max(ranks.get("application/json", 0.0), *(ranks.get(m, 0.0) - 0.001 for m in wildcards))
     return html > 0 and html > json
 
 
