@@ -1,21 +1,54 @@
 """The application factory."""
 
-import importlib
-import pkgutil
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from app import api as api_package
-from app.api import problems
+from app.api import (
+    audit,
+    auth,
+    directory_changes,
+    health,
+    incidents,
+    institutions,
+    liaisons,
+    maintenance,
+    reports,
+    service_catalogue,
+    status,
+    tickets,
+)
 from app.core import logging as portal_logging
 from app.core.config import get_settings
 from app.core.middleware import BodyLimit, DeferredCookie, RequestContext
-from app.ui import pages as ui_pages
+from app.ui.pages import admin, common, directory
+from app.ui.pages import status as status_pages
+from app.ui.pages import tickets as tickets_pages
+from app.web import problems
 
 STATIC_DIR = Path(__file__).parent / "ui" / "static"
+# In order of precedence: UI-only pages first (`/institutions/new` is not an institution code).
+ROUTERS = (
+    admin.router,
+    common.router,
+    directory.router,
+    status_pages.router,
+    tickets_pages.router,
+    audit.router,
+    auth.router,
+    directory_changes.router,
+    health.router,
+    incidents.router,
+    institutions.router,
+    liaisons.router,
+    maintenance.router,
+    reports.router,
+    service_catalogue.router,
+    status.router,
+    tickets.router,
+)
 
 
 def create_app() -> FastAPI:
@@ -40,20 +73,11 @@ def create_app() -> FastAPI:
     app.add_middleware(RequestContext)
     problems.install(app)
     # UI pages first: `/institutions/new` must not be read as an institution code.
-    for router in (*_routers(ui_pages), *_routers(api_package)):
+    for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.openapi = lambda: _openapi(app)
     return app
-
-
-def _routers(package) -> list[APIRouter]:
-    """Every `router` in the package's modules: a new slice adds a module, not a line here."""
-    modules = sorted(m.name for m in pkgutil.iter_modules(package.__path__))
-    found = [
-        getattr(importlib.import_module(f"{package.__name__}.{m}"), "router", None) for m in modules
-    ]
-    return [r for r in found if isinstance(r, APIRouter)]
 
 
 def _openapi(app: FastAPI) -> dict:

@@ -15,9 +15,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from openapi_spec_validator import validate
 
-from app import api as api_package
-from app.main import _routers
-from app.ui import render
+from app.main import ROUTERS
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "openapi.json"
 UPDATE = "UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/test_openapi.py"
@@ -91,11 +89,11 @@ def shared_routes() -> list[tuple[str, str]]:
     """
     return [
         (method, route.path)
-        for router in _routers(api_package)
+        for router in ROUTERS
         for route in router.routes
         if isinstance(route, APIRoute)
         and route.include_in_schema
-        and route.endpoint.__code__.co_filename == render.__file__
+        and hasattr(route.endpoint, "__shared__")
         for method in route.methods
     ]
 
@@ -113,7 +111,7 @@ def test_every_shared_route_lists_json_and_html_for_its_success(document):
         types = set(response.get("content", {}))
         if status != "204" and not {"application/json", "text/html"} <= types:
             missing.append(f"{method} {path} {status}: {sorted(types)}")
-    assert not missing, "declare responses={200: {'content': HTML_CONTENT}, ...}: " + str(missing)
+    assert not missing, "use route_class=SharedRoute: " + str(missing)
 
 
 def test_html_is_only_offered_beside_json(document):
@@ -135,7 +133,7 @@ def test_every_error_response_is_a_problem(document):
         for status, response in operation["responses"].items()
         if status[0] in "45" and response.get("content") != PROBLEM
     ]
-    assert not wrong, "use problem_responses(...) from app.api.problems: " + "\n".join(wrong)
+    assert not wrong, "use problem_responses(...) from app.web.problems: " + "\n".join(wrong)
 
 
 def test_the_problem_schema_has_the_rfc_9457_members(document):

@@ -2,22 +2,22 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import SessionDep, StaffUser
-from app.api.problems import problem_responses
-from app.core import audit
-from app.core.pagination import Page, PageParams, page
+from app.core.pagination import Page, page
 from app.models.audit import AuditEntryPublic
-from app.ui.render import HTML_CONTENT, shared
+from app.services import audit
+from app.web.deps import Paging, SessionDep, StaffUser
+from app.web.problems import problem_responses
+from app.web.render import SharedRoute, shared
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(route_class=SharedRoute, prefix="/audit", tags=["audit"])
 
 
 @router.get(
     "",
     response_model=Page[AuditEntryPublic],
-    responses={200: {"content": HTML_CONTENT}, **problem_responses(401, 403, 422)},
+    responses=problem_responses(401, 403, 422),
 )
 @shared("audit/list.html", block="entries")
 def list_audit_entries(
@@ -25,7 +25,7 @@ def list_audit_entries(
     user: StaffUser,
     request: Request,
     response: Response,
-    paging: Annotated[PageParams, Depends()],
+    paging: Paging,
     entity_type: Annotated[str | None, Query(max_length=40)] = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
 ):

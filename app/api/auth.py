@@ -5,17 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.api.deps import CurrentUser, SessionDep
-from app.api.problems import problem_responses
 from app.models.auth import TokenResponse
 from app.models.user import UserPublic
 from app.services import auth as service
+from app.web.deps import CurrentUser, SessionDep, client_address
+from app.web.problems import problem_responses
+from app.web.render import SharedRoute
 
-router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-def client_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
+router = APIRouter(route_class=SharedRoute, prefix="/auth", tags=["auth"])
 
 
 @router.post("/token", response_model=TokenResponse, responses=problem_responses(401, 422, 429))

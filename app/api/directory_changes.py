@@ -2,27 +2,26 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from app.api.deps import CurrentUser, IdPath, SessionDep
-from app.api.problems import problem_responses
-from app.core.pagination import Page, PageParams, page
+from app.core.pagination import Page, page
 from app.models.directory_change import (
     ChangeKind,
     ChangeStatus,
-    DirectoryChange,
     DirectoryChangeCreate,
     DirectoryChangePublic,
     DirectoryDecision,
     DirectoryRejection,
 )
 from app.services import directory_changes as service
-from app.ui.render import HTML_CONTENT, shared
+from app.web.deps import ChangeDep, CurrentUser, Paging, SessionDep
+from app.web.problems import problem_responses
+from app.web.render import SharedRoute, shared
 
-router = APIRouter(prefix="/directory-changes", tags=["directory changes"])
-READ = {200: {"content": HTML_CONTENT}, **problem_responses(401, 404, 422)}
+router = APIRouter(route_class=SharedRoute, prefix="/directory-changes", tags=["directory changes"])
+READ = problem_responses(401, 404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
-DECIDE = {200: {"content": HTML_CONTENT}, **WRITE}
+DECIDE = WRITE
 
 
 class ChangeQueue(Page[DirectoryChangePublic]):
@@ -31,25 +30,18 @@ class ChangeQueue(Page[DirectoryChangePublic]):
     counts: dict[str, int]
 
 
-def get_change(change_id: IdPath, session: SessionDep, user: CurrentUser) -> DirectoryChange:
-    return service.get_change(session=session, actor=user, change_id=change_id)
-
-
-ChangeDep = Annotated[DirectoryChange, Depends(get_change)]
-
-
 @router.get("", response_model=ChangeQueue, responses=READ)
 @shared(
     "directory_changes/list.html",
     block="results",
-    extra={"statuses": list(ChangeStatus), "kinds": list(ChangeKind)},
+    context=lambda _: {"statuses": list(ChangeStatus), "kinds": list(ChangeKind)},
 )
 def list_changes(
     session: SessionDep,
     user: CurrentUser,
     request: Request,
     response: Response,
-    paging: Annotated[PageParams, Depends()],
+    paging: Paging,
     status: ChangeStatus | None = None,
     institution: Annotated[str | None, Query(max_length=8)] = None,
 ):
@@ -67,7 +59,7 @@ def list_changes(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=DirectoryChangePublic,
-    responses={201: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
 @shared("directory_changes/detail.html", block="detail", event="directory-change-saved")
 def submit_change(

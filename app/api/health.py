@@ -5,10 +5,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api.problems import PROBLEM_JSON, make_problem, problem_responses
 from app.core.db import get_engine
+from app.web.problems import PROBLEM_JSON, make_problem, problem_responses
+from app.web.render import SharedRoute
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=SharedRoute, tags=["operations"])
 
 
 @router.get("/healthz")

@@ -4,14 +4,10 @@ Reads are public (the status page shows them); writes need consortium staff, exc
 library may link its own ticket to an incident ("me too").
 """
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlmodel import Session
 
-from app.api.deps import CurrentUser, IdPath, OptionalUser, SessionDep
-from app.api.problems import problem_responses
-from app.core.pagination import Page, PageParams, page
+from app.core.pagination import Page, page
 from app.models.maintenance import (
     Impact,
     Incident,
@@ -22,29 +18,26 @@ from app.models.maintenance import (
     IncidentUpdateCreate,
 )
 from app.services import incidents as service
-from app.ui.render import HTML_CONTENT, shared
+from app.web.deps import CurrentUser, IncidentDep, OptionalUser, Paging, SessionDep
+from app.web.problems import problem_responses
+from app.web.render import SharedRoute, shared
 
-router = APIRouter(prefix="/incidents", tags=["status"])
-READ = {200: {"content": HTML_CONTENT}, **problem_responses(404, 422)}
+router = APIRouter(route_class=SharedRoute, prefix="/incidents", tags=["status"])
+READ = problem_responses(404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
 CHOICES = {"statuses": list(IncidentStatus), "impacts": list(Impact)}
 
 
-def load_incident(incident_id: IdPath, session: SessionDep) -> Incident:
-    return service.get_incident(session=session, incident_id=incident_id)
-
-
-IncidentDep = Annotated[Incident, Depends(load_incident)]
-
-
 @router.get("", response_model=Page[IncidentPublic], responses=READ)
-@shared("incidents/list.html", block="results", extra={"statuses": list(IncidentStatus)})
+@shared(
+    "incidents/list.html", block="results", context=lambda _: {"statuses": list(IncidentStatus)}
+)
 def list_incidents(
     session: SessionDep,
     user: OptionalUser,
     request: Request,
     response: Response,
-    paging: Annotated[PageParams, Depends()],
+    paging: Paging,
     status: IncidentStatus | None = None,
 ):
     """Newest first. Public."""
@@ -56,9 +49,9 @@ def list_incidents(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=IncidentPublic,
-    responses={201: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
-@shared("incidents/detail.html", block="detail", event="incident-saved", extra=CHOICES)
+@shared("incidents/detail.html", block="detail", event="incident-saved", context=lambda _: CHOICES)
 def create_incident(
     data: IncidentCreate, session: SessionDep, user: CurrentUser, response: Response
 ):
@@ -68,7 +61,7 @@ def create_incident(
 
 
 @router.get("/{incident_id}", response_model=IncidentPublic, responses=READ)
-@shared("incidents/detail.html", block="detail", extra=CHOICES)
+@shared("incidents/detail.html", block="detail", context=lambda _: CHOICES)
 def get_incident(incident: IncidentDep, session: SessionDep, user: OptionalUser):
     return _public(session, incident)
 
@@ -77,9 +70,9 @@ def get_incident(incident: IncidentDep, session: SessionDep, user: OptionalUser)
     "/{incident_id}/updates",
     status_code=status.HTTP_201_CREATED,
     response_model=IncidentPublic,
-    responses={201: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
-@shared("incidents/detail.html", block="detail", event="incident-saved", extra=CHOICES)
+@shared("incidents/detail.html", block="detail", event="incident-saved", context=lambda _: CHOICES)
 def add_update(
     data: IncidentUpdateCreate,
     incident: IncidentDep,
@@ -98,9 +91,9 @@ def add_update(
     "/{incident_id}/tickets",
     status_code=status.HTTP_201_CREATED,
     response_model=IncidentPublic,
-    responses={201: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
-@shared("incidents/detail.html", block="detail", event="incident-saved", extra=CHOICES)
+@shared("incidents/detail.html", block="detail", event="incident-saved", context=lambda _: CHOICES)
 def link_ticket(
     data: IncidentTicketCreate,
     incident: IncidentDep,

@@ -2,11 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from app.api.deps import CurrentUser, InstitutionDep, SessionDep
-from app.api.problems import problem_responses
-from app.core.pagination import Page, PageParams, page
+from app.core.pagination import Page, page
 from app.models.common import OptionalFilter
 from app.models.institution import (
     InstitutionCreate,
@@ -17,10 +15,12 @@ from app.models.institution import (
 )
 from app.services import institutions as service
 from app.services.institutions import InstitutionSort
-from app.ui.render import HTML_CONTENT, shared
+from app.web.deps import CurrentUser, InstitutionDep, Paging, SessionDep
+from app.web.problems import problem_responses
+from app.web.render import SharedRoute, shared
 
-router = APIRouter(prefix="/institutions", tags=["institutions"])
-READ = {200: {"content": HTML_CONTENT}, **problem_responses(401, 404, 422)}
+router = APIRouter(route_class=SharedRoute, prefix="/institutions", tags=["institutions"])
+READ = problem_responses(401, 404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
 
 
@@ -28,14 +28,14 @@ WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
 @shared(
     "institutions/list.html",
     block="results",
-    extra={"kinds": list(InstitutionKind), "statuses": list(InstitutionStatus)},
+    context=lambda _: {"kinds": list(InstitutionKind), "statuses": list(InstitutionStatus)},
 )
 def list_institutions(
     session: SessionDep,
     user: CurrentUser,
     request: Request,
     response: Response,
-    paging: Annotated[PageParams, Depends()],
+    paging: Paging,
     q: Annotated[str | None, Query(max_length=100, description="Name, code or city.")] = None,
     status: Annotated[InstitutionStatus | None, OptionalFilter] = None,
     kind: Annotated[InstitutionKind | None, OptionalFilter] = None,
@@ -51,7 +51,7 @@ def list_institutions(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=InstitutionPublic,
-    responses={201: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
 @shared("institutions/detail.html", block="detail", event="institution-saved")
 def create_institution(
@@ -68,9 +68,7 @@ def get_institution(institution: InstitutionDep):
     return institution
 
 
-@router.patch(
-    "/{code}", response_model=InstitutionPublic, responses={200: {"content": HTML_CONTENT}, **WRITE}
-)
+@router.patch("/{code}", response_model=InstitutionPublic, responses=WRITE)
 @shared("institutions/detail.html", block="detail", event="institution-saved")
 def update_institution(
     data: InstitutionUpdate,

@@ -8,14 +8,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel
 
-from app.api.deps import CurrentUser, IdPath, InstitutionDep, SessionDep, StaffUser
-from app.api.problems import problem_responses
 from app.core.config import get_settings
 from app.core.errors import FieldError, Invalid
-from app.core.pagination import Page, PageParams, Window, page
+from app.core.pagination import Page, Window, page
 from app.models.directory import DirectoryConfirmationPublic, DirectoryInvitationPublic
 from app.models.liaison import (
     SEATS,
@@ -26,21 +24,30 @@ from app.models.liaison import (
     LiaisonUpdate,
 )
 from app.services import directory, liaisons
-from app.ui.render import (
-    HTML_CONTENT,
+from app.web.deps import (
+    CurrentUser,
+    InstitutionDep,
+    LiaisonDep,
+    Paging,
+    SessionDep,
+    StaffUser,
+)
+from app.web.problems import problem_responses
+from app.web.render import (
     Representation,
+    SharedRoute,
     accept_quality,
     add_vary,
     representation,
     shared,
 )
 
-router = APIRouter(tags=["liaisons"])
+router = APIRouter(route_class=SharedRoute, tags=["liaisons"])
 
 CSV = "text/csv"
 VCARD = "text/vcard"
 EXPORT_CONTENT = {CSV: {"schema": {"type": "string"}}, VCARD: {"schema": {"type": "string"}}}
-READ = {200: {"content": {**HTML_CONTENT, **EXPORT_CONTENT}}, **problem_responses(401, 404, 422)}
+READ = problem_responses(401, 404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
 ROLES = {"roles": list(ContactRole)}
 
@@ -88,21 +95,14 @@ def export(people: list[LiaisonPublic], kind: ExportFormat, filename: str) -> Re
     return response
 
 
-def get_liaison(liaison_id: IdPath, session: SessionDep, user: CurrentUser) -> Liaison:
-    return liaisons.get_liaison(session=session, liaison_id=liaison_id)
-
-
-LiaisonDep = Annotated[Liaison, Depends(get_liaison)]
-
-
 @router.get("/liaisons", response_model=Page[LiaisonPublic], responses=READ)
-@shared("liaisons/list.html", block="results", extra=ROLES)
+@shared("liaisons/list.html", block="results", context=lambda _: ROLES)
 def list_liaisons(
     session: SessionDep,
     user: CurrentUser,
     request: Request,
     response: Response,
-    paging: Annotated[PageParams, Depends()],
+    paging: Paging,
     fmt: FormatQuery = None,
     q: Annotated[
         str | None, Query(max_length=100, description="Name, e-mail, institution.")
@@ -125,7 +125,7 @@ def list_liaisons(
     "/liaisons",
     status_code=status.HTTP_201_CREATED,
     response_model=LiaisonPublic,
-    responses={201: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
 @shared("liaisons/detail.html", block="detail", event="liaison-saved")
 def create_liaison(data: LiaisonCreate, session: SessionDep, user: CurrentUser, response: Response):
@@ -152,7 +152,7 @@ class ImportResult(BaseModel):
 @router.post(
     "/liaisons/import",
     response_model=ImportResult,
-    responses={200: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
 @shared("liaisons/import.html", block="report", event="liaisons-imported")
 def import_liaisons(
@@ -188,7 +188,7 @@ def read_liaison(
 @router.patch(
     "/liaisons/{liaison_id}",
     response_model=LiaisonPublic,
-    responses={200: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
 @shared("liaisons/detail.html", block="detail", event="liaison-saved")
 def update_liaison(
@@ -207,7 +207,7 @@ def update_liaison(
 @router.delete(
     "/liaisons/{liaison_id}",
     response_model=LiaisonPublic,
-    responses={200: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
 @shared("liaisons/detail.html", block="detail", event="liaison-saved")
 def end_liaison(
@@ -225,7 +225,7 @@ def end_liaison(
     "/liaisons/{liaison_id}/invitation",
     status_code=status.HTTP_201_CREATED,
     response_model=DirectoryInvitationPublic,
-    responses={201: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
 @shared("liaisons/invited.html", block="invitation", event="liaison-invited")
 def invite_liaison(liaison: LiaisonDep, session: SessionDep, user: CurrentUser):
@@ -250,7 +250,7 @@ def institution_liaisons(
     session: SessionDep,
     request: Request,
     response: Response,
-    paging: Annotated[PageParams, Depends()],
+    paging: Paging,
     fmt: FormatQuery = None,
 ):
     people = liaisons.institution_contacts(session=session, code=institution.code)
@@ -274,7 +274,7 @@ def institution_liaisons(
     "/institutions/{code}/liaisons/confirmation",
     status_code=status.HTTP_201_CREATED,
     response_model=DirectoryConfirmationPublic,
-    responses={201: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
 @shared("liaisons/confirmed.html", block="confirmation", event="directory-confirmed")
 def confirm_directory(institution: InstitutionDep, session: SessionDep, user: CurrentUser):

@@ -5,12 +5,9 @@ Reads are public (anonymous); every write needs consortium staff.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from app.api.deps import CurrentUser, IdPath, OptionalUser, SessionDep
-from app.api.problems import problem_responses
-from app.api.status import CONDITIONAL, cached, conditional
-from app.core.pagination import Page, PageParams, page
+from app.core.pagination import Page, page
 from app.models.maintenance import (
     NAIVE_TIMES,
     LocalTime,
@@ -23,19 +20,17 @@ from app.models.maintenance import (
 )
 from app.services import maintenance as service
 from app.services.maintenance import MaintenanceSort
-from app.ui.render import HTML_CONTENT, add_vary, shared
+from app.web.caching import CONDITIONAL, cached, conditional
+from app.web.deps import CurrentUser, OptionalUser, Paging, SessionDep, WindowDep
+from app.web.problems import problem_responses
+from app.web.render import SharedRoute, add_vary, shared
 
-router = APIRouter(tags=["maintenance"])
-READ = {200: {"content": HTML_CONTENT}, **problem_responses(404, 422)}
+router = APIRouter(route_class=SharedRoute, tags=["maintenance"])
+READ = problem_responses(404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 413, 422)
 ICALENDAR = "text/calendar"
 
 
-def load_window(window_id: IdPath, session: SessionDep) -> Maintenance:
-    return service.get_window(session=session, window_id=window_id)
-
-
-WindowDep = Annotated[Maintenance, Depends(load_window)]
 ServiceFilter = Annotated[
     str | None, Query(alias="service", pattern=r"^[a-z][a-z0-9_]{1,39}$", description="A slug.")
 ]
@@ -52,14 +47,14 @@ InstitutionFilter = Annotated[
 @shared(
     "maintenance/list.html",
     block="results",
-    extra={"statuses": list(MaintenanceStatus), "sorts": list(MaintenanceSort)},
+    context=lambda _: {"statuses": list(MaintenanceStatus), "sorts": list(MaintenanceSort)},
 )
 def list_maintenance(
     session: SessionDep,
     user: OptionalUser,
     request: Request,
     response: Response,
-    paging: Annotated[PageParams, Depends()],
+    paging: Paging,
     service_: ServiceFilter = None,
     institution: InstitutionFilter = None,
     status: MaintenanceStatus | None = None,
@@ -87,7 +82,7 @@ def list_maintenance(
     "/maintenance",
     status_code=status.HTTP_201_CREATED,
     response_model=MaintenanceWritten,
-    responses={201: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
     description=(
         "Schedules a window, or with `rrule` a series of them. The answer carries `warnings` "
         "(overlap on a service, short notice) that do not stop the write. " + NAIVE_TIMES
@@ -152,7 +147,7 @@ def get_maintenance(window: WindowDep, user: OptionalUser):
 @router.patch(
     "/maintenance/{window_id}",
     response_model=MaintenanceWritten,
-    responses={200: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
     description=(
         "Edits one window (one of a series too). Every change raises the calendar SEQUENCE; "
         "libraries are notified again only when the time, services, impact or institutions "
@@ -175,7 +170,7 @@ def update_maintenance(
 @router.delete(
     "/maintenance/{window_id}",
     response_model=MaintenancePublic,
-    responses={200: {"content": HTML_CONTENT}, **problem_responses(401, 403, 404, 422)},
+    responses=problem_responses(401, 403, 404, 422),
 )
 @shared("maintenance/detail.html", block="detail", event="maintenance-saved")
 def cancel_maintenance(window: WindowDep, session: SessionDep, user: CurrentUser):

@@ -1,18 +1,16 @@
 """Reports for consortium staff: `/reports/directory-gaps`."""
 
-from typing import Annotated
+from fastapi import APIRouter, Request, Response
 
-from fastapi import APIRouter, Depends, Request, Response
-
-from app.api.deps import SessionDep, StaffUser
-from app.api.problems import problem_responses
 from app.core.config import get_settings
-from app.core.pagination import Page, PageParams, Window, page
+from app.core.pagination import Page, Window, page
 from app.models.directory import DirectoryGap
 from app.services import directory
-from app.ui.render import HTML_CONTENT, shared
+from app.web.deps import Paging, SessionDep, StaffUser
+from app.web.problems import problem_responses
+from app.web.render import SharedRoute, shared
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(route_class=SharedRoute, prefix="/reports", tags=["reports"])
 
 
 class GapReport(Page[DirectoryGap]):
@@ -22,7 +20,7 @@ class GapReport(Page[DirectoryGap]):
 @router.get(
     "/directory-gaps",
     response_model=GapReport,
-    responses={200: {"content": HTML_CONTENT}, **problem_responses(401, 403, 422)},
+    responses=problem_responses(401, 403, 422),
 )
 @shared("reports/directory_gaps.html", block="results")
 def directory_gaps(
@@ -30,7 +28,7 @@ def directory_gaps(
     user: StaffUser,
     request: Request,
     response: Response,
-    paging: Annotated[PageParams, Depends()],
+    paging: Paging,
 ):
     """Active institutions with a vacant liaison or director seat, or an unconfirmed directory."""
     found = directory.gaps(session=session, actor=user)

@@ -1,24 +1,22 @@
 """The service catalogue: `/services`, each with a status derived from what is happening now."""
 
-from typing import Annotated
+from fastapi import APIRouter, Request, Response, status
 
-from fastapi import APIRouter, Depends, Request, Response, status
-
-from app.api.deps import CurrentUser, OptionalUser, SessionDep
-from app.api.problems import problem_responses
-from app.core.pagination import Page, PageParams, Window, page
+from app.core.pagination import Page, Window, page
 from app.models.maintenance import ServiceCreate, ServicePublic
 from app.services import maintenance
 from app.services import status as status_service
-from app.ui.render import HTML_CONTENT, shared
+from app.web.deps import CurrentUser, OptionalUser, Paging, SessionDep
+from app.web.problems import problem_responses
+from app.web.render import SharedRoute, shared
 
-router = APIRouter(prefix="/services", tags=["status"])
+router = APIRouter(route_class=SharedRoute, prefix="/services", tags=["status"])
 
 
 @router.get(
     "",
     response_model=Page[ServicePublic],
-    responses={200: {"content": HTML_CONTENT}, **problem_responses(422)},
+    responses=problem_responses(422),
 )
 @shared("status/services.html", block="services")
 def list_services(
@@ -26,7 +24,7 @@ def list_services(
     user: OptionalUser,
     request: Request,
     response: Response,
-    paging: Annotated[PageParams, Depends()],
+    paging: Paging,
 ):
     """Every service: `outage` / `degraded` from open incidents, `maintenance` from an active
     window, otherwise `operational`. Public."""
@@ -39,7 +37,7 @@ def list_services(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ServicePublic,
-    responses={201: {"content": HTML_CONTENT}, **problem_responses(400, 401, 403, 413, 422)},
+    responses=problem_responses(400, 401, 403, 413, 422),
 )
 @shared("status/services.html", block="created", event="service-saved")
 def create_service(data: ServiceCreate, session: SessionDep, user: CurrentUser, response: Response):

@@ -2,17 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Header, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Header, Path, Query, Request, Response, UploadFile
 from fastapi import status as http
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from app.api.deps import CurrentUser, SessionDep
-from app.api.problems import problem_responses
 from app.core.config import get_settings
 from app.core.errors import FieldError, Invalid
-from app.core.pagination import Page, PageParams, page_of_list
+from app.core.pagination import Page, page_of_list
 from app.models.ticket import (
     MAX_ID,
     AttachmentPublic,
@@ -34,25 +32,15 @@ from app.services import ticket_attachments as files
 from app.services import tickets as service
 from app.services.access import is_staff
 from app.services.tickets import TicketFilters, TicketSort, TicketView
-from app.ui.render import HTML_CONTENT, Representation, representation, shared
+from app.web.deps import TICKET_NUMBER, CurrentUser, Paging, SessionDep, TicketDep
+from app.web.problems import problem_responses
+from app.web.render import Representation, SharedRoute, representation, shared
 
-router = APIRouter(prefix="/tickets", tags=["tickets"])
-NUMBER = r"^\d{4}-\d{5,}$"
-READ = {200: {"content": HTML_CONTENT}, **problem_responses(401, 404, 422)}
+router = APIRouter(route_class=SharedRoute, prefix="/tickets", tags=["tickets"])
+NUMBER = TICKET_NUMBER
+READ = problem_responses(401, 404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 409, 412, 413, 422)
 DETAIL = {"priorities": list(TicketPriority)}
-
-
-def get_ticket(
-    number: Annotated[str, Path(pattern=NUMBER, examples=["2026-00042"])],
-    session: SessionDep,
-    user: CurrentUser,
-) -> Ticket:
-    """Load-or-404, through the visibility rule: another library's ticket does not exist."""
-    return service.get_ticket(session=session, actor=user, number=number)
-
-
-TicketDep = Annotated[Ticket, Depends(get_ticket)]
 
 
 # --- what pages need beside the data (JSON drops it through the response model) --------------
@@ -136,7 +124,7 @@ def detail(
 @shared(
     "tickets/list.html",
     block="results",
-    extra={
+    context=lambda _: {
         "statuses": list(TicketStatus),
         "priorities": list(TicketPriority),
         "categories": list(TicketCategory),
@@ -149,7 +137,7 @@ def list_tickets(
     user: CurrentUser,
     request: Request,
     response: Response,
-    paging: Annotated[PageParams, Depends()],
+    paging: Paging,
     cursor: Annotated[
         str | None, Query(max_length=500, description="From `next`: keyset paging, any depth.")
     ] = None,
@@ -200,9 +188,9 @@ def list_tickets(
     "",
     status_code=http.HTTP_201_CREATED,
     response_model=TicketPublic,
-    responses={201: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
-@shared("tickets/detail.html", block="detail", extra=DETAIL, event="ticket-filed")
+@shared("tickets/detail.html", block="detail", context=lambda _: DETAIL, event="ticket-filed")
 def create_ticket(
     data: TicketCreate, session: SessionDep, user: CurrentUser, request: Request, response: Response
 ):
@@ -212,7 +200,7 @@ def create_ticket(
 
 
 @router.get("/{number}", response_model=TicketPublic, responses=READ)
-@shared("tickets/detail.html", block="detail", extra=DETAIL)
+@shared("tickets/detail.html", block="detail", context=lambda _: DETAIL)
 def get_ticket_route(
     ticket: TicketDep, session: SessionDep, user: CurrentUser, request: Request, response: Response
 ):
@@ -220,10 +208,8 @@ def get_ticket_route(
     return detail(request, response, session, user, ticket)
 
 
-@router.patch(
-    "/{number}", response_model=TicketPublic, responses={200: {"content": HTML_CONTENT}, **WRITE}
-)
-@shared("tickets/detail.html", block="detail", extra=DETAIL, event="ticket-saved")
+@router.patch("/{number}", response_model=TicketPublic, responses=WRITE)
+@shared("tickets/detail.html", block="detail", context=lambda _: DETAIL, event="ticket-saved")
 def update_ticket(
     data: TicketUpdate,
     ticket: TicketDep,
@@ -244,7 +230,7 @@ def update_ticket(
 @router.get(
     "/{number}/comments",
     response_model=Page[CommentPublic],
-    responses={200: {"content": HTML_CONTENT}, **problem_responses(401, 404, 422)},
+    responses=problem_responses(401, 404, 422),
 )
 @shared("tickets/comments.html", block="comments")
 def list_comments(
@@ -253,7 +239,7 @@ def list_comments(
     user: CurrentUser,
     request: Request,
     response: Response,
-    paging: Annotated[PageParams, Depends()],
+    paging: Paging,
 ):
     """Oldest first; internal notes only for consortium staff."""
     comments = service.list_comments(session=session, actor=user, ticket=ticket)
@@ -266,9 +252,11 @@ def list_comments(
     "/{number}/comments",
     status_code=http.HTTP_201_CREATED,
     response_model=CommentPublic,
-    responses={201: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
-@shared("tickets/comments.html", block="comment", event="ticket-commented", extra=DETAIL)
+@shared(
+    "tickets/comments.html", block="comment", event="ticket-commented", context=lambda _: DETAIL
+)
 def add_comment(
     data: CommentCreate,
     ticket: TicketDep,
@@ -290,7 +278,7 @@ def add_comment(
 @router.get(
     "/{number}/events",
     response_model=Page[EventPublic],
-    responses={200: {"content": HTML_CONTENT}, **problem_responses(401, 404, 422)},
+    responses=problem_responses(401, 404, 422),
 )
 @shared("tickets/events.html", block="events")
 def list_events(
@@ -299,7 +287,7 @@ def list_events(
     user: CurrentUser,
     request: Request,
     response: Response,
-    paging: Annotated[PageParams, Depends()],
+    paging: Paging,
 ):
     """The history: created, status, assignment, priority, comments, merges."""
     events = service.list_events(session=session, actor=user, ticket=ticket)
@@ -313,9 +301,9 @@ def list_events(
 @router.post(
     "/{number}/merge",
     response_model=TicketPublic,
-    responses={200: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
-@shared("tickets/detail.html", block="detail", extra=DETAIL, event="ticket-merged")
+@shared("tickets/detail.html", block="detail", context=lambda _: DETAIL, event="ticket-merged")
 def merge_ticket(
     data: MergeRequest,
     ticket: TicketDep,
@@ -333,9 +321,9 @@ def merge_ticket(
 @router.post(
     "/{number}/redact",
     response_model=TicketPublic,
-    responses={200: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
-@shared("tickets/detail.html", block="detail", extra=DETAIL, event="ticket-redacted")
+@shared("tickets/detail.html", block="detail", context=lambda _: DETAIL, event="ticket-redacted")
 def redact_ticket(
     data: RedactRequest,
     ticket: TicketDep,
@@ -363,9 +351,9 @@ def list_attachments(ticket: TicketDep, session: SessionDep, user: CurrentUser):
     "/{number}/attachments",
     status_code=http.HTTP_201_CREATED,
     response_model=TicketPublic,
-    responses={201: {"content": HTML_CONTENT}, **WRITE},
+    responses=WRITE,
 )
-@shared("tickets/detail.html", block="detail", extra=DETAIL, event="ticket-attached")
+@shared("tickets/detail.html", block="detail", context=lambda _: DETAIL, event="ticket-attached")
 def add_attachment(
     ticket: TicketDep,
     session: SessionDep,

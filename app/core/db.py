@@ -1,6 +1,7 @@
 """Engine, sessions and the column types every model shares."""
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -8,10 +9,12 @@ from pathlib import Path
 
 from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
 from app.core.config import get_settings
+from app.core.errors import Conflict, FieldError
 
 # Alembic batch mode on SQLite needs every constraint to have a predictable name.
 NAMING_CONVENTION = {
@@ -98,3 +101,18 @@ def get_engine() -> Engine:
 def get_session() -> Iterator[Session]:
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session
+
+
+@contextmanager
+def committed(session: Session, conflict: str, errors: list[FieldError] | None = None):
+    """Runs the block and commits; a unique or foreign-key clash becomes 409 `conflict` (with
+    `errors` for the fields involved) and nothing is kept."""
+    try:
+        yield
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(conflict, list(errors or [])) from exc
+    except Exception:
+        session.rollback()
+        raise

@@ -1,4 +1,4 @@
-"""Domain errors. Services raise them; `app.api.problems` turns them into responses."""
+"""Domain errors. Services raise them; `app.web.problems` turns them into responses."""
 
 from dataclasses import dataclass, field
 

@@ -19,6 +19,12 @@ class Role(StrEnum):
     def is_consortium(self) -> bool:
         return self in (Role.consortium_admin, Role.consortium_staff)
 
+    @property
+    def is_library_lead(self) -> bool:
+        """A library's director or liaison: speaks for the library (the director may always
+        act as liaison)."""
+        return self in (Role.director, Role.liaison)
+
 
 class UserBase(SQLModel):
     email: EmailStr = Field(max_length=254, sa_type=String(254), unique=True)
@@ -37,9 +43,18 @@ class User(UserBase, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
+    # What templates and pages ask; the rules behind them live in `app.services.access`.
     @property
-    def role_enum(self) -> Role:
-        return Role(self.role)
+    def is_staff(self) -> bool:
+        return Role(self.role).is_consortium
+
+    @property
+    def is_admin(self) -> bool:
+        return Role(self.role) is Role.consortium_admin
+
+    @property
+    def is_library_lead(self) -> bool:
+        return Role(self.role).is_library_lead
 
 
 class UserPublic(UserBase):

@@ -41,7 +41,6 @@ from datetime import timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.core.audit import record, snapshot
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
@@ -49,6 +48,7 @@ from app.core.pagination import PageParams, Window, fetch
 from app.models.outbox import OutboxMessage, OutboxState
 from app.models.user import Role, User
 from app.services.access import require_role
+from app.services.audit import record, snapshot
 
 
 def enqueue(

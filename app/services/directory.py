@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.core import audit, security
+from app.core import security
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, Invalid, NotFound, PermissionDenied
@@ -32,7 +32,7 @@ from app.models.liaison import (
 )
 from app.models.user import Role, User
 from app.notify.outbox import enqueue
-from app.services import liaisons
+from app.services import audit, liaisons
 from app.services.access import is_staff, require_staff
 
 # --- freshness --------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.core import audit
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, Invalid, NotFound, PermissionDenied
 from app.core.pagination import PageParams, Window, fetch
@@ -22,7 +21,7 @@ from app.models.directory_change import (
 from app.models.liaison import ContactRole, Liaison, LiaisonCreate, LiaisonUpdate
 from app.models.user import Role, User
 from app.notify.outbox import enqueue
-from app.services import liaisons
+from app.services import audit, liaisons
 from app.services.access import is_staff, require_staff
 
 REQUESTERS = (Role.director, Role.liaison)

@@ -8,7 +8,6 @@ from sqlalchemy import table as sa_table
 from sqlalchemy.sql import column
 from sqlmodel import Session, select
 
-from app.core import audit
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, Invalid, NotFound
@@ -29,6 +28,7 @@ from app.models.maintenance import (
 )
 from app.models.user import User
 from app.notify.outbox import enqueue
+from app.services import audit
 from app.services.access import is_staff, require_staff
 from app.services.institutions import today
 

@@ -7,7 +7,6 @@ from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app.core import audit
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, Invalid, NotFound
@@ -20,6 +19,7 @@ from app.models.institution import (
     InstitutionUpdate,
 )
 from app.models.user import User
+from app.services import audit
 from app.services.access import require_staff
 
 S = InstitutionStatus

@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
-from app.core import audit
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, Invalid, NotFound, PermissionDenied
 from app.core.pagination import PageParams, Window
@@ -31,6 +30,7 @@ from app.models.liaison import (
     LiaisonUpdate,
 )
 from app.models.user import Role, User
+from app.services import audit
 from app.services.access import is_staff
 from app.services.institutions import today
 

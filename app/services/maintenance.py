@@ -10,7 +10,6 @@ from dateutil.rrule import rrulestr
 from icalendar import Calendar, Event, vText
 from sqlmodel import Session, select
 
-from app.core import audit
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import FieldError, Invalid, NotFound
@@ -30,6 +29,7 @@ from app.models.maintenance import (
 from app.models.user import User
 from app.notify.jobs import register_job
 from app.notify.outbox import enqueue
+from app.services import audit
 from app.services.access import require_staff
 from app.services.incidents import library_contacts
 from app.services.status import affects, local_range

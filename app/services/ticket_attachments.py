@@ -10,7 +10,6 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from app.core import audit
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, Invalid, NotFound
@@ -22,7 +21,7 @@ from app.models.ticket import (
     TicketStatus,
 )
 from app.models.user import User
-from app.services import tickets
+from app.services import audit, tickets
 
 SIGNATURES: list[tuple[bytes, str]] = [
     (b"%PDF-", "application/pdf"),

@@ -18,7 +18,6 @@ from sqlalchemy import ColumnElement, func, literal, or_, true, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from app.core import audit
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import (
@@ -51,7 +50,7 @@ from app.models.ticket import (
 )
 from app.models.user import Role, User
 from app.notify.outbox import enqueue
-from app.services import ticket_search, ticket_sla
+from app.services import audit, ticket_search, ticket_sla
 from app.services.access import is_staff
 from app.services.ticket_privacy import redact_text
 

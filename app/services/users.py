@@ -2,10 +2,11 @@
 
 from sqlmodel import Session, select
 
-from app.core import audit, security
+from app.core import security
 from app.core.errors import Conflict, FieldError, Invalid
 from app.models.institution import Institution
 from app.models.user import Role, User, UserBase
+from app.services import audit
 
 
 def create_user(*, session: Session, actor: User | None, data: UserBase, password: str) -> User:

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
-from app.api.deps import CurrentUser, SessionDep
 from app.core.pagination import PageParams, page
 from app.models.outbox import OutboxState
 from app.notify import outbox
-from app.ui.render import Representation, html, representation
+from app.web.deps import CurrentUser, SessionDep
+from app.web.render import Representation, html, representation
 
 router = APIRouter(include_in_schema=False)
 

@@ -6,14 +6,13 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.api.auth import client_address
-from app.api.deps import CurrentUser, InstitutionDep, OptionalUser, SessionDep
 from app.core import security
 from app.core.config import get_settings
 from app.core.errors import NotAuthenticated, PermissionDenied, TooManyRequests
 from app.models.institution import InstitutionKind, InstitutionStatus
 from app.services import access, auth, institutions
-from app.ui.render import html
+from app.web.deps import CurrentUser, InstitutionDep, OptionalUser, SessionDep, client_address
+from app.web.render import html
 
 router = APIRouter(include_in_schema=False)
 

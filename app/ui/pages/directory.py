@@ -5,13 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
-from app.api.deps import CurrentUser, IdPath, SessionDep
 from app.core.errors import DomainError, NotFound, PermissionDenied
 from app.models.directory_change import ChangeKind
 from app.models.liaison import ContactRole
 from app.models.user import Role
 from app.services import access, directory, liaisons
-from app.ui.render import html
+from app.web.deps import CurrentUser, IdPath, SessionDep
+from app.web.render import html
 
 router = APIRouter(include_in_schema=False)
 ROLES = list(ContactRole)

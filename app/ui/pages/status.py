@@ -7,12 +7,11 @@ from datetime import date, datetime
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from app.api.deps import CurrentUser, OptionalUser, SessionDep
-from app.api.maintenance import WindowDep
 from app.core.config import get_settings
 from app.models.maintenance import Impact, IncidentStatus
 from app.services import access, maintenance, status
-from app.ui.render import add_vary, html
+from app.web.deps import CurrentUser, OptionalUser, SessionDep, WindowDep
+from app.web.render import add_vary, html
 
 router = APIRouter(include_in_schema=False)
 

@@ -3,7 +3,6 @@
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import CurrentUser, SessionDep
 from app.models.ticket import (
     MAX_TEXT,
     TicketCategory,
@@ -13,7 +12,8 @@ from app.models.ticket import (
 )
 from app.services import status
 from app.services.ticket_privacy import find_patron_data
-from app.ui.render import html
+from app.web.deps import CurrentUser, SessionDep
+from app.web.render import html
 
 router = APIRouter(include_in_schema=False)
 

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 
 from app.core.context import request_id_var
 from app.core.errors import DomainError, NotAuthenticated, TooManyRequests
-from app.ui.render import Representation, add_vary, html, representation
+from app.web.render import Representation, add_vary, html, representation
 
 log = logging.getLogger("app.errors")
 PROBLEM_JSON = "application/problem+json"

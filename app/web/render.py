@@ -7,6 +7,8 @@ response model.
 
 import functools
 import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -14,17 +16,20 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jinja2_fragments import render_block
+from sqlmodel import Session
 
 from app.core.config import get_settings
 from app.core.security import CSRF_FIELD, CSRF_HEADER
+from app.models.user import User
 from app.services.access import is_staff
-from app.ui.nav import navigation
+from app.web.deps import SessionDep
+from app.web.nav import navigation
 
-TEMPLATES_DIR = Path(__file__).parent / "templates"
+TEMPLATES_DIR = Path(__file__).parent.parent / "ui" / "templates"
 VARY = "Accept, HX-Request"
-HTML_CONTENT = {"text/html": {"schema": {"type": "string"}}}
 
 
 class Representation(Enum):
@@ -168,43 +173,94 @@ def html(
 # --- shared routes ----------------------------------------------------------------------------
 
 
+@dataclass
+class View:
+    """What a view function gets: the route's data and what it was made from."""
+
+    data: Any
+    request: Request
+    session: Session
+    user: User | None
+    params: dict[str, Any]  # the route's own arguments (e.g. the loaded ticket, the filters)
+
+
+_HIDDEN = {Request: "_rq", Response: "_rs", SessionDep: "_db"}
+ViewFn = Callable[[View], dict[str, Any]]
+Export = Callable[[View], Response]
+
+# The exports a shared route may register, by `?format=` name, with their media types.
+EXPORT_MEDIA = {"csv": "text/csv", "vcard": "text/vcard"}
+
+
+def export_format(request: Request, formats: dict[str, Export]) -> str | None:
+    """A registered export when `?format=` names it, or when `Accept` ranks it above HTML and
+    JSON (for plain links `?format=json` means JSON)."""
+    requested = request.query_params.get("format")
+    if requested is not None:
+        return requested if requested in formats else None
+    if representation(request) is not Representation.json:
+        return None
+    ranks = accept_quality(request.headers.get("accept", ""))
+    media = {EXPORT_MEDIA[name]: name for name in formats}
+    other = max((q for m, q in ranks.items() if m not in media), default=0.0)
+    best = max(media, key=lambda m: ranks.get(m, 0.0), default=None)
+    if best is not None and ranks.get(best, 0.0) > other:
+        return media[best]
+    return None
+
+
 def shared(
-    template: str, block: str, *, event: str | None = None, extra: dict[str, Any] | None = None
+    template: str,
+    block: str,
+    *,
+    context: ViewFn | None = None,
+    event: str | None = None,
+    exports: dict[str, Export] | None = None,
 ):
     """Decorates a resource route so it also answers browsers (page) and htmx (fragment).
 
-    The route keeps its `response_model` for JSON. Headers it sets on its `Response` parameter
-    (Location, Link, ETag) reach every representation. After a write, htmx also gets the
-    `event` as `HX-Trigger` and, where the route set a `Location`, the URL pushed to history.
-    `extra` is fixed template context (e.g. the choices of a filter).
+    The route returns its resource and keeps its `response_model` for JSON. Only for a page or
+    a fragment is `context(View)` called for what the template needs beside the data. Headers
+    the route sets on its `Response` parameter (Location, Link, ETag) reach every
+    representation. After a write, htmx also gets the `event` as `HX-Trigger` and, where the
+    route set a `Location`, the URL pushed to history. `exports` are further representations
+    (CSV, vCard) chosen by `?format=` or `Accept`; each builds its own response.
     """
+    exports = exports or {}
 
     def decorate(endpoint):
         signature = inspect.signature(endpoint)
         params = list(signature.parameters.values())
-        # FastAPI injects one Request and one Response per route: reuse the route's own if any.
-        names = {}
-        for kind, default in ((Request, "_rq"), (Response, "_rs")):
-            own = next((p.name for p in params if p.annotation is kind), None)
-            names[kind] = own or default
-            if own is None:
+        # FastAPI injects one Request, Response and session per route: reuse the route's own.
+        own = {
+            kind: next((p.name for p in params if p.annotation is kind), None) for kind in _HIDDEN
+        }
+        for kind, name in _HIDDEN.items():
+            if own[kind] is None:
                 params.append(
-                    inspect.Parameter(default, inspect.Parameter.KEYWORD_ONLY, annotation=kind)
+                    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind)
                 )
 
-        def call(kwargs: dict) -> tuple[Request, Response]:
-            request = kwargs[names[Request]] if names[Request] != "_rq" else kwargs.pop("_rq")
-            response = kwargs[names[Response]] if names[Response] != "_rs" else kwargs.pop("_rs")
-            return request, response
+        def view_of(kwargs: dict) -> tuple[View, Response]:
+            got = {kind: kwargs[own[kind] or name] for kind, name in _HIDDEN.items()}
+            for kind, name in _HIDDEN.items():
+                if own[kind] is None:
+                    kwargs.pop(name)
+            request = got[Request]
+            user = getattr(request.state, "user", None)
+            view = View(None, request, got[SessionDep], user, kwargs)
+            return view, got[Response]
 
-        def finish(result: Any, request: Request, response: Response) -> Any:
+        def finish(result: Any, view: View, response: Response) -> Any:
             add_vary(response)
             if isinstance(result, Response):
                 add_vary(result)
                 return result
+            request = view.request
             kind = representation(request)
             if kind is Representation.json:
                 return result
+            view.data = result
             headers = dict(response.headers)
             if kind is Representation.fragment and request.method not in ("GET", "HEAD"):
                 if event:
@@ -215,27 +271,59 @@ def shared(
                 request,
                 template,
                 block=block if kind is Representation.fragment else None,
-                status_code=200,
                 headers=headers,
                 data=result,
-                **(extra or {}),
+                **(context(view) if context else {}),
             )
+
+        def exported(view: View) -> Response | None:
+            name = export_format(view.request, exports) if exports else None
+            if name is None:
+                return None
+            answer = exports[name](view)
+            add_vary(answer)
+            return answer
 
         if inspect.iscoroutinefunction(endpoint):
 
             @functools.wraps(endpoint)
             async def wrapper(**kwargs):
-                request, response = call(kwargs)
-                return finish(await endpoint(**kwargs), request, response)
+                view, response = view_of(kwargs)
+                answer = exported(view)
+                if answer is not None:
+                    return answer
+                return finish(await endpoint(**kwargs), view, response)
 
         else:
 
             @functools.wraps(endpoint)
             def wrapper(**kwargs):
-                request, response = call(kwargs)
-                return finish(endpoint(**kwargs), request, response)
+                view, response = view_of(kwargs)
+                answer = exported(view)
+                if answer is not None:
+                    return answer
+                return finish(endpoint(**kwargs), view, response)
 
         wrapper.__signature__ = signature.replace(parameters=params)
+        wrapper.__shared__ = tuple(EXPORT_MEDIA[name] for name in exports)
         return wrapper
 
     return decorate
+
+
+class SharedRoute(APIRoute):
+    """Lists `text/html` (and any registered export) beside JSON for every `@shared` route, so
+    no route repeats it."""
+
+    def __init__(self, path: str, endpoint: Callable, **kwargs: Any) -> None:
+        media = getattr(endpoint, "__shared__", None)
+        if media is not None:
+            code = kwargs.get("status_code") or 200
+            responses = dict(kwargs.get("responses") or {})
+            entry = dict(responses.get(code, {}))
+            content = dict(entry.get("content", {}))
+            for kind in ("text/html", *media):
+                content.setdefault(kind, {"schema": {"type": "string"}})
+            responses[code] = {**entry, "content": content}
+            kwargs["responses"] = responses
+        super().__init__(path, endpoint, **kwargs)

@@ -9,16 +9,35 @@ from sqlmodel import Session
 from app.core import security
 from app.core.db import get_session
 from app.core.errors import NotAuthenticated, PermissionDenied
+from app.core.pagination import PageParams
 from app.models.common import MAX_ID
+from app.models.directory_change import DirectoryChange
 from app.models.institution import Institution
+from app.models.liaison import Liaison
+from app.models.maintenance import Incident, Maintenance
+from app.models.ticket import Ticket
 from app.models.user import User
-from app.services import access, auth, institutions
+from app.services import (
+    access,
+    auth,
+    directory_changes,
+    incidents,
+    institutions,
+    liaisons,
+    maintenance,
+    tickets,
+)
 
 SessionDep = Annotated[Session, Depends(get_session)]
+TICKET_NUMBER = r"^\d{4}-\d{5,}$"
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The record's id.")]
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 def _authenticate(request: Request, session: Session, bearer: str | None) -> User | None:
@@ -88,3 +107,49 @@ def get_institution(code: str, session: SessionDep, user: CurrentUser) -> Instit
 
 
 InstitutionDep = Annotated[Institution, Depends(get_institution)]
+
+
+Paging = Annotated[PageParams, Depends()]
+
+
+# --- load-or-404: another institution's private record does not exist -----------------------
+
+
+def get_liaison(liaison_id: IdPath, session: SessionDep, user: CurrentUser) -> Liaison:
+    return liaisons.get_liaison(session=session, liaison_id=liaison_id)
+
+
+LiaisonDep = Annotated[Liaison, Depends(get_liaison)]
+
+
+def load_window(window_id: IdPath, session: SessionDep) -> Maintenance:
+    return maintenance.get_window(session=session, window_id=window_id)
+
+
+WindowDep = Annotated[Maintenance, Depends(load_window)]
+
+
+def get_ticket(
+    number: Annotated[str, Path(pattern=TICKET_NUMBER, examples=["2026-00042"])],
+    session: SessionDep,
+    user: CurrentUser,
+) -> Ticket:
+    """Load-or-404, through the visibility rule: another library's ticket does not exist."""
+    return tickets.get_ticket(session=session, actor=user, number=number)
+
+
+TicketDep = Annotated[Ticket, Depends(get_ticket)]
+
+
+def get_change(change_id: IdPath, session: SessionDep, user: CurrentUser) -> DirectoryChange:
+    return directory_changes.get_change(session=session, actor=user, change_id=change_id)
+
+
+ChangeDep = Annotated[DirectoryChange, Depends(get_change)]
+
+
+def load_incident(incident_id: IdPath, session: SessionDep) -> Incident:
+    return incidents.get_incident(session=session, incident_id=incident_id)
+
+
+IncidentDep = Annotated[Incident, Depends(load_incident)]

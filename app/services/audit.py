@@ -1,0 +1,169 @@
+"""The audit trail: every write records who, when, what, and the values before and after."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from sqlmodel import Session, SQLModel, select
+
+from app.core.context import request_id_var
+from app.core.db import utcnow
+from app.core.pagination import PageParams, Window, fetch
+from app.models.audit import AuditEntry
+from app.models.user import User
+
+
+def snapshot(obj: SQLModel, exclude: set[str] = frozenset()) -> dict[str, Any]:
+    """A JSON-safe copy of a row's columns."""
+    return {k: _plain(v) for k, v in obj.model_dump().items() if k not in exclude}
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict, dict]:
+    """Only the fields that changed, as (before, after)."""
+    keys = [k for k in after if before.get(k) != after[k]]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def record(
+    session: Session,
+    *,
+    actor: User | None,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Adds the entry to the caller's transaction: it commits or rolls back with the change."""
+    entry = AuditEntry(
+        actor=actor.id if actor else None,
+        actor_name=actor.name if actor else "system",
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        before=before,
+        after=after,
+        request_id=request_id_var.get(),
+    )
+    session.add(entry)
+    return entry
+
+
+def identity(entity: SQLModel) -> tuple[str, str]:
+    """(entity_type, entity_id) of a row: its table, and its `__audit_key__` column (default
+    `id`), e.g. a ticket's number or an institution's code."""
+    key = getattr(type(entity), "__audit_key__", "id")
+    return str(entity.__tablename__), str(getattr(entity, key))
+
+
+@dataclass
+class Change:
+    """What `change()` recorded: only the fields that differ."""
+
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.after)
+
+
+@contextmanager
+def change(
+    session: Session,
+    entity: SQLModel,
+    *,
+    actor: User | None,
+    action: str = "update",
+    exclude: set[str] = frozenset(),
+    touch: str | None = "updated_at",
+) -> Iterator[Change]:
+    """Snapshot, let the caller edit, diff, and record only if something changed.
+
+    Where the row has a `touch` column (default `updated_at`) it is set when something
+    changed. The yielded `Change` is filled in when the block ends.
+    """
+    found = Change()
+    before = snapshot(entity, exclude | {touch} if touch else exclude)
+    yield found
+    after = snapshot(entity, exclude | {touch} if touch else exclude)
+    found.before, found.after = changes(before, after)
+    if not found:
+        return
+    if touch and hasattr(entity, touch):
+        setattr(entity, touch, utcnow())
+    session.add(entity)
+    kind, key = identity(entity)
+    record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type=kind,
+        entity_id=key,
+        before=found.before,
+        after=found.after,
+    )
+
+
+def created(
+    session: Session,
+    entity: SQLModel,
+    *,
+    actor: User | None,
+    action: str = "create",
+    exclude: set[str] = frozenset(),
+) -> AuditEntry:
+    """Records a new row (flushed, so it has its key) with every column but `exclude`."""
+    session.add(entity)
+    session.flush()
+    kind, key = identity(entity)
+    return record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type=kind,
+        entity_id=key,
+        after=snapshot(entity, exclude),
+    )
+
+
+def removed(
+    session: Session,
+    entity: SQLModel,
+    *,
+    actor: User | None,
+    action: str = "delete",
+    exclude: set[str] = frozenset(),
+) -> AuditEntry:
+    """Records what a row was before it goes (the caller deletes or ends it)."""
+    kind, key = identity(entity)
+    return record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type=kind,
+        entity_id=key,
+        before=snapshot(entity, exclude),
+    )
+
+
+def list_entries(
+    *, session: Session, entity_type: str | None, entity_id: str | None, page: PageParams
+) -> Window:
+    """Newest first."""
+    stmt = select(AuditEntry)
+    if entity_type:
+        stmt = stmt.where(AuditEntry.entity_type == entity_type)
+    if entity_id:
+        stmt = stmt.where(AuditEntry.entity_id == entity_id)
+    return fetch(session, stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()), page)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
