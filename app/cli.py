@@ -59,6 +59,7 @@ def serve(
             port=port,
             workers=workers,
             access_log=False,
+            server_header=False,  # do not announce the server
         )
     finally:
         if stop is not None:

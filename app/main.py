@@ -22,8 +22,16 @@ from app.api import (
 )
 from app.core import logging as portal_logging
 from app.core.config import get_settings
-from app.core.middleware import BodyLimit, DeferredCookie, RequestContext
-from app.ui.pages import admin, common, directory
+from app.core.middleware import BodyLimit, DeferredCookie, RequestContext, SecurityHeaders
+from app.ui.pages import admin, api_docs
+from app.ui.pages import auth as auth_pages
+from app.ui.pages import directory_changes as directory_changes_pages
+from app.ui.pages import home as home_pages
+from app.ui.pages import incidents as incidents_pages
+from app.ui.pages import institutions as institutions_pages
+from app.ui.pages import invitations as invitations_pages
+from app.ui.pages import liaisons as liaisons_pages
+from app.ui.pages import maintenance as maintenance_pages
 from app.ui.pages import status as status_pages
 from app.ui.pages import tickets as tickets_pages
 from app.web import problems
@@ -32,8 +40,14 @@ STATIC_DIR = Path(__file__).parent / "ui" / "static"
 # In order of precedence: UI-only pages first (`/institutions/new` is not an institution code).
 ROUTERS = (
     admin.router,
-    common.router,
-    directory.router,
+    auth_pages.router,
+    home_pages.router,
+    institutions_pages.router,
+    liaisons_pages.router,
+    directory_changes_pages.router,
+    invitations_pages.router,
+    incidents_pages.router,
+    maintenance_pages.router,
     status_pages.router,
     tickets_pages.router,
     audit.router,
@@ -54,7 +68,12 @@ ROUTERS = (
 def create_app() -> FastAPI:
     settings = get_settings()
     portal_logging.configure(settings.log_level)
+    gated = settings.environment == "production" and not settings.public_api_docs
     app = FastAPI(
+        # In production the API documents are for signed-in people (app.ui.pages.api_docs).
+        docs_url=None if gated else "/docs",
+        redoc_url=None if gated else "/redoc",
+        openapi_url=None if gated else "/openapi.json",
         title=f"{settings.consortium_name} Liaison Portal",
         version="0.1.0",
         description=(
@@ -70,11 +89,14 @@ def create_app() -> FastAPI:
         # An attachment plus its multipart envelope; the route checks the file's own size.
         larger={r"/tickets/[^/]+/attachments": settings.ticket_attachment_max_bytes + 64 * 1024},
     )
+    app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
     app.add_middleware(RequestContext)
     problems.install(app)
     # UI pages first: `/institutions/new` must not be read as an institution code.
     for router in ROUTERS:
         app.include_router(router)
+    if gated:
+        app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.openapi = lambda: _openapi(app)
     return app

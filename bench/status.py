@@ -12,15 +12,9 @@ import httpx
 from sqlalchemy import create_engine
 from sqlmodel import Session
 
-from app.models.maintenance import (
-    Impact,
-    Incident,
-    IncidentService,
-    IncidentStatus,
-    IncidentUpdate,
-    Maintenance,
-    MaintenanceService,
-)
+from app.models.incident import Incident, IncidentService, IncidentStatus, IncidentUpdate
+from app.models.maintenance import Maintenance, MaintenanceService
+from app.models.service import Impact
 from bench.common import TMP, count_statements, drive, report, start_server
 
 YEARS = 5

@@ -28,6 +28,7 @@ from sqlmodel import Session  # noqa: E402
 from app.core import migrations  # noqa: E402
 from app.core.db import build_engine, get_session  # noqa: E402
 from app.main import create_app  # noqa: E402
+from app.models.user import Role  # noqa: E402
 from tests import factories  # noqa: E402
 
 pytest_plugins = ["tests.live_server"]
@@ -93,3 +94,15 @@ def client(app: FastAPI, connection) -> Iterator[TestClient]:
 @pytest.fixture
 def make(db: Session) -> factories.Factory:
     return factories.Factory(db)
+
+
+@pytest.fixture
+def world(make: factories.Factory) -> factories.World:
+    """Two libraries with a user per role, their records, staff and admin (see `World`)."""
+    return make.world()
+
+
+@pytest.fixture
+def staff(make: factories.Factory) -> dict[str, str]:
+    """Bearer headers of a consortium staff member (who may triage, schedule and edit)."""
+    return make.signed_in(Role.consortium_staff)[1]

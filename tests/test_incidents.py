@@ -3,7 +3,7 @@
 import pytest
 from sqlmodel import select
 
-from app.models.maintenance import Incident
+from app.models.incident import Incident
 from app.models.ticket import Ticket
 from app.models.user import Role
 
@@ -130,9 +130,7 @@ def test_every_update_notifies_liaisons_and_directors_once(client, db, make):
         json={"status": "resolved", "body": "All good."},
         headers=staff,
     )
-    sent = db.exec(
-        select(OutboxMessage).where(OutboxMessage.template == "maintenance/incident")
-    ).all()
+    sent = db.exec(select(OutboxMessage).where(OutboxMessage.template == "incidents/update")).all()
     mine = [m for m in sent if m.recipients[0] in (liaison.email, director.email)]
     assert len(mine) == 4
     assert reader.email not in {m.recipients[0] for m in sent}

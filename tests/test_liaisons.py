@@ -17,7 +17,6 @@ from app.models.liaison import Appointment, ContactRole, LiaisonCreate
 from app.models.user import Role, User
 from app.services import liaisons
 from tests.conftest import is_postgres
-from tests.test_representation import FRAGMENT, HEADER_CASES, JSON, PAGE
 
 
 def _person(client, headers, **values):
@@ -388,66 +387,7 @@ def test_one_person_as_vcard(client, make):
     assert json.json()["name"] == "Sol Systems"
 
 
-# --- representations --------------------------------------------------------------------------
-
-
-def _routes(make, db):
-    """(method, path, body, files, text) for every new shared route, on fresh data."""
-    one = make.institution("ONE", name="One College")
-    other = make.institution("TWO", name="Two College")
-    person = make.liaison(one.code, roles=("fulfillment",), name="Rita Representation")
-    ending = make.liaison(one.code, roles=("delivery",), name="Eddie Ending")
-    invited = make.liaison(other.code, roles=("liaison",), name="Ivy Invited")
-    director = make.user(Role.director, one.code)
-    pending = [make.directory_change(director) for _ in range(3)]
-    upload = {
-        "file": ("p.csv", b"name,email,institution,roles\nNia New,nia@x.example.edu,ONE,billing\n")
-    }
-    return [
-        ("GET", "/liaisons", None, None, "Rita Representation"),
-        ("GET", f"/liaisons/{person.id}", None, None, "Rita Representation"),
-        ("GET", "/institutions/ONE/liaisons", None, None, "Rita Representation"),
-        ("POST", "/liaisons", {"name": "Pia Posted", "email": "pia@x.example.edu",
-                               "institution": "ONE", "roles": ["billing"]}, None, "Pia Posted"),
-        ("PATCH", f"/liaisons/{person.id}", {"title": "Access Lead"}, None, "Access Lead"),
-        ("DELETE", f"/liaisons/{ending.id}", None, None, "Eddie Ending"),
-        ("POST", f"/liaisons/{invited.id}/invitation", None, None, "/invitations/"),
-        ("POST", "/liaisons/import", None, upload, None),
-        ("POST", "/institutions/ONE/liaisons/confirmation", None, None, None),
-        ("GET", "/directory-changes", None, None, "Quinn Proposed"),
-        ("GET", f"/directory-changes/{pending[0].id}", None, None, "Quinn Proposed"),
-        ("POST", f"/directory-changes/{pending[1].id}/approve", {}, None, "approved"),
-        ("POST", f"/directory-changes/{pending[2].id}/reject", {"reason": "dup"}, None, "dup"),
-        ("GET", "/reports/directory-gaps", None, None, "Two College"),
-    ]  # fmt: skip
-
-
-@pytest.mark.parametrize(("headers", "expected"), HEADER_CASES)
-def test_every_directory_route_answers_in_the_negotiated_representation(
-    client, make, db, headers, expected
-):
-    _, auth = make.signed_in(Role.consortium_admin)
-    for method, path, body, files, text_ in _routes(make, db):
-        response = client.request(method, path, json=body, files=files, headers={**auth, **headers})
-        assert response.status_code in (200, 201), (method, path, response.text)
-        assert "HX-Request" in response.headers["vary"] and "Accept" in response.headers["vary"]
-        kind = response.headers["content-type"].split(";")[0]
-        if expected == JSON:
-            assert kind == "application/json", (method, path)
-            assert isinstance(response.json(), dict)
-        else:
-            assert kind == "text/html", (method, path)
-            is_page = response.text.lstrip().lower().startswith("<!doctype html>")
-            assert is_page == (expected == PAGE), (method, path)
-        if text_:
-            assert text_ in response.text, (method, path)
-    # A change request from a library, through the same matrix.
-    _, lib = make.signed_in(Role.liaison, "ONE")
-    body = {"kind": "add", "liaison": {"name": "Lib Req", "email": "lr@x.example.edu",
-                                       "roles": ["billing"]}}  # fmt: skip
-    response = client.post("/directory-changes", json=body, headers={**lib, **headers})
-    assert response.status_code in (200, 201)
-    assert ("text/html" in response.headers["content-type"]) == (expected in (PAGE, FRAGMENT))
+# --- htmx ---------------------------------------------------------------------------------------
 
 
 def test_htmx_write_gets_event_and_pushed_url(client, make):

@@ -1,26 +1,16 @@
-"""Derived statuses with a controlled clock (both daylight-saving changes), the status page,
-current notices, the banner and conditional GET."""
+"""Derived statuses across both daylight-saving changes (the plain clock rule is a table in
+test_maintenance.py), the status page, current notices, the banner and conditional GET."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.models.maintenance import IncidentStatus, MaintenanceStatus
+from app.models.incident import IncidentStatus
+from app.models.maintenance import MaintenanceStatus
 from app.models.user import Role
 from app.services import status as service
 
 S = MaintenanceStatus
-
-
-def test_status_follows_the_clock_and_cancellation(make):
-    start = datetime(2027, 6, 6, 5, tzinfo=UTC)
-    window = make.window(starts_at=start, hours=2)
-    assert window.status_at(start - timedelta(seconds=1)) == S.scheduled
-    assert window.status_at(start) == S.in_progress
-    assert window.status_at(start + timedelta(hours=2) - timedelta(seconds=1)) == S.in_progress
-    assert window.status_at(start + timedelta(hours=2)) == S.completed
-    window.cancelled_at = start - timedelta(days=1)
-    assert window.status_at(start + timedelta(hours=1)) == S.cancelled
 
 
 def test_spring_forward_window_lasts_two_real_hours(client, make):

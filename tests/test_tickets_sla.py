@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.models.ticket import Ticket
-from app.services import ticket_sla
-from app.services.ticket_sla import Calendar
+from app.services.tickets import sla as ticket_sla
+from app.services.tickets.sla import Calendar
 
 CHICAGO = ZoneInfo("America/Chicago")
 CAL = Calendar(

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from app.core.pagination import Page, page
 from app.models.directory_change import (
-    ChangeKind,
     ChangeStatus,
     DirectoryChangeCreate,
     DirectoryChangePublic,
@@ -17,11 +16,11 @@ from app.services import directory_changes as service
 from app.web.deps import ChangeDep, CurrentUser, Paging, SessionDep
 from app.web.problems import problem_responses
 from app.web.render import SharedRoute, shared
+from app.web.views import directory_changes as views
 
 router = APIRouter(route_class=SharedRoute, prefix="/directory-changes", tags=["directory changes"])
 READ = problem_responses(401, 404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
-DECIDE = WRITE
 
 
 class ChangeQueue(Page[DirectoryChangePublic]):
@@ -31,11 +30,7 @@ class ChangeQueue(Page[DirectoryChangePublic]):
 
 
 @router.get("", response_model=ChangeQueue, responses=READ)
-@shared(
-    "directory_changes/list.html",
-    block="results",
-    context=lambda _: {"statuses": list(ChangeStatus), "kinds": list(ChangeKind)},
-)
+@shared("directory_changes/list.html", block="results", context=views.filters)
 def list_changes(
     session: SessionDep,
     user: CurrentUser,
@@ -77,7 +72,7 @@ def read_change(change: ChangeDep, session: SessionDep):
     return service.publish(session, [change])[0]
 
 
-@router.post("/{change_id}/approve", response_model=DirectoryChangePublic, responses=DECIDE)
+@router.post("/{change_id}/approve", response_model=DirectoryChangePublic, responses=WRITE)
 @shared("directory_changes/detail.html", block="detail", event="directory-change-saved")
 def approve_change(
     change: ChangeDep, session: SessionDep, user: CurrentUser, data: DirectoryDecision | None = None
@@ -89,7 +84,7 @@ def approve_change(
     return service.publish(session, [change])[0]
 
 
-@router.post("/{change_id}/reject", response_model=DirectoryChangePublic, responses=DECIDE)
+@router.post("/{change_id}/reject", response_model=DirectoryChangePublic, responses=WRITE)
 @shared("directory_changes/detail.html", block="detail", event="directory-change-saved")
 def reject_change(
     change: ChangeDep, data: DirectoryRejection, session: SessionDep, user: CurrentUser

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 from sqlmodel import Session
 
 from app.core.pagination import Page, page
-from app.models.maintenance import (
-    Impact,
+from app.models.incident import (
     Incident,
     IncidentCreate,
     IncidentPublic,
@@ -21,17 +20,19 @@ from app.services import incidents as service
 from app.web.deps import CurrentUser, IncidentDep, OptionalUser, Paging, SessionDep
 from app.web.problems import problem_responses
 from app.web.render import SharedRoute, shared
+from app.web.views import incidents as views
 
 router = APIRouter(route_class=SharedRoute, prefix="/incidents", tags=["status"])
 READ = problem_responses(404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
-CHOICES = {"statuses": list(IncidentStatus), "impacts": list(Impact)}
+# Every write answers with the incident: JSON, or its page (htmx: the detail block).
+saved = shared(
+    "incidents/detail.html", block="detail", event="incident-saved", context=views.detail
+)
 
 
 @router.get("", response_model=Page[IncidentPublic], responses=READ)
-@shared(
-    "incidents/list.html", block="results", context=lambda _: {"statuses": list(IncidentStatus)}
-)
+@shared("incidents/list.html", block="results", context=views.listing)
 def list_incidents(
     session: SessionDep,
     user: OptionalUser,
@@ -51,17 +52,16 @@ def list_incidents(
     response_model=IncidentPublic,
     responses=WRITE,
 )
-@shared("incidents/detail.html", block="detail", event="incident-saved", context=lambda _: CHOICES)
+@saved
 def create_incident(
     data: IncidentCreate, session: SessionDep, user: CurrentUser, response: Response
 ):
     incident = service.create_incident(session=session, actor=user, data=data)
-    response.headers["Location"] = f"/incidents/{incident.id}"
-    return _public(session, incident)
+    return _written(session, incident, response)
 
 
 @router.get("/{incident_id}", response_model=IncidentPublic, responses=READ)
-@shared("incidents/detail.html", block="detail", context=lambda _: CHOICES)
+@shared("incidents/detail.html", block="detail", context=views.detail)
 def get_incident(incident: IncidentDep, session: SessionDep, user: OptionalUser):
     return _public(session, incident)
 
@@ -72,7 +72,7 @@ def get_incident(incident: IncidentDep, session: SessionDep, user: OptionalUser)
     response_model=IncidentPublic,
     responses=WRITE,
 )
-@shared("incidents/detail.html", block="detail", event="incident-saved", context=lambda _: CHOICES)
+@saved
 def add_update(
     data: IncidentUpdateCreate,
     incident: IncidentDep,
@@ -83,8 +83,7 @@ def add_update(
     """A timeline entry: investigating → identified → monitoring → resolved. A resolved
     incident takes no more (409)."""
     incident = service.add_update(session=session, actor=user, incident=incident, data=data)
-    response.headers["Location"] = f"/incidents/{incident.id}"
-    return _public(session, incident)
+    return _written(session, incident, response)
 
 
 @router.post(
@@ -93,7 +92,7 @@ def add_update(
     response_model=IncidentPublic,
     responses=WRITE,
 )
-@shared("incidents/detail.html", block="detail", event="incident-saved", context=lambda _: CHOICES)
+@saved
 def link_ticket(
     data: IncidentTicketCreate,
     incident: IncidentDep,
@@ -104,9 +103,13 @@ def link_ticket(
     """ "Me too": links a ticket of the caller's library (staff: any ticket) to the incident;
     the incident then counts that library among those who reported it."""
     incident = service.link_ticket(session=session, actor=user, incident=incident, data=data)
-    response.headers["Location"] = f"/incidents/{incident.id}"
-    return _public(session, incident)
+    return _written(session, incident, response)
 
 
 def _public(session: Session, incident: Incident) -> IncidentPublic:
     return service.publish(session, [incident])[0]
+
+
+def _written(session: Session, incident: Incident, response: Response) -> IncidentPublic:
+    response.headers["Location"] = f"/incidents/{incident.id}"
+    return _public(session, incident)

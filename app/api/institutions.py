@@ -18,6 +18,7 @@ from app.services.institutions import InstitutionSort
 from app.web.deps import CurrentUser, InstitutionDep, Paging, SessionDep
 from app.web.problems import problem_responses
 from app.web.render import SharedRoute, shared
+from app.web.views import institutions as views
 
 router = APIRouter(route_class=SharedRoute, prefix="/institutions", tags=["institutions"])
 READ = problem_responses(401, 404, 422)
@@ -25,11 +26,7 @@ WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
 
 
 @router.get("", response_model=Page[InstitutionPublic], responses=READ)
-@shared(
-    "institutions/list.html",
-    block="results",
-    context=lambda _: {"kinds": list(InstitutionKind), "statuses": list(InstitutionStatus)},
-)
+@shared("institutions/list.html", block="results", context=views.filters)
 def list_institutions(
     session: SessionDep,
     user: CurrentUser,

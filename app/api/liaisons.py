@@ -1,11 +1,11 @@
 """The member directory: `/liaisons`, `/liaisons/{id}` and `/institutions/{code}/liaisons`.
 
 Besides JSON, page and fragment (render.py), the directory's list and person routes answer
-`text/csv` and `text/vcard` (vCard 4.0), chosen by `Accept` or, for plain links, `?format=`.
+`text/csv` and `text/vcard` (vCard 4.0), chosen by `Accept` or, for plain links, `?format=`:
+exports registered in `app.web.views.liaisons`.
 """
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
@@ -13,17 +13,17 @@ from pydantic import BaseModel
 
 from app.core.config import get_settings
 from app.core.errors import FieldError, Invalid
-from app.core.pagination import Page, Window, page
+from app.core.pagination import Page, page, page_of_list
 from app.models.directory import DirectoryConfirmationPublic, DirectoryInvitationPublic
 from app.models.liaison import (
-    SEATS,
     ContactRole,
+    ExportFormat,
     Liaison,
     LiaisonCreate,
     LiaisonPublic,
     LiaisonUpdate,
 )
-from app.services import directory, liaisons
+from app.services import directory_confirmations, directory_exports, invitations, liaisons
 from app.web.deps import (
     CurrentUser,
     InstitutionDep,
@@ -33,70 +33,21 @@ from app.web.deps import (
     StaffUser,
 )
 from app.web.problems import problem_responses
-from app.web.render import (
-    Representation,
-    SharedRoute,
-    accept_quality,
-    add_vary,
-    representation,
-    shared,
-)
+from app.web.render import SharedRoute, shared
+from app.web.views import liaisons as views
 
 router = APIRouter(route_class=SharedRoute, tags=["liaisons"])
 
-CSV = "text/csv"
-VCARD = "text/vcard"
-EXPORT_CONTENT = {CSV: {"schema": {"type": "string"}}, VCARD: {"schema": {"type": "string"}}}
 READ = problem_responses(401, 404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 409, 413, 422)
-ROLES = {"roles": list(ContactRole)}
-
-
-class ExportFormat(StrEnum):
-    json = "json"
-    csv = "csv"
-    vcard = "vcard"
-
-
+# Documented (and validated) here; the registered exports answer it.
 FormatQuery = Annotated[
     ExportFormat | None, Query(alias="format", description="csv or vcard: an export, for links.")
 ]
 
 
-def export_format(request: Request, requested: ExportFormat | None) -> ExportFormat | None:
-    """CSV or vCard when `?format=` asks, or when `Accept` ranks one above HTML and JSON."""
-    if requested is not None:
-        return None if requested is ExportFormat.json else requested
-    if representation(request) is not Representation.json:
-        return None
-    ranks = accept_quality(request.headers.get("accept", ""))
-    other = max((q for m, q in ranks.items() if m not in (CSV, VCARD)), default=0.0)
-    best = max((CSV, VCARD), key=lambda m: ranks.get(m, 0.0))
-    if ranks.get(best, 0.0) > 0 and ranks[best] > other:
-        return ExportFormat.csv if best == CSV else ExportFormat.vcard
-    return None
-
-
-def export(people: list[LiaisonPublic], kind: ExportFormat, filename: str) -> Response:
-    if kind is ExportFormat.csv:
-        body, media, suffix = directory.to_csv(people), CSV, "csv"
-    else:
-        body, media, suffix = (
-            directory.to_vcard(people, get_settings().consortium_name),
-            VCARD,
-            "vcf",
-        )
-    response = Response(
-        body,
-        media_type=f"{media}; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}.{suffix}"'},
-    )
-    add_vary(response)
-    return response
-
-
 @router.get("/liaisons", response_model=Page[LiaisonPublic], responses=READ)
-@shared("liaisons/list.html", block="results", context=lambda _: ROLES)
+@shared("liaisons/list.html", block="results", context=views.filters, exports=views.DIRECTORY)
 def list_liaisons(
     session: SessionDep,
     user: CurrentUser,
@@ -112,12 +63,15 @@ def list_liaisons(
     active: Annotated[bool, Query(description="false: former contacts.")] = True,
 ):
     """The member directory: current contacts by default; every filter also applies to exports."""
-    filters = {"q": q, "institution": institution, "role": role, "active": active}
-    kind = export_format(request, fmt)
-    if kind is not None:
-        people = liaisons.export_liaisons(session=session, actor=user, **filters)
-        return export(people, kind, "liaisons")
-    window = liaisons.list_liaisons(session=session, actor=user, page=paging, **filters)
+    window = liaisons.list_liaisons(
+        session=session,
+        actor=user,
+        page=paging,
+        q=q,
+        institution=institution,
+        role=role,
+        active=active,
+    )
     return page(window, paging, request, response)
 
 
@@ -127,7 +81,7 @@ def list_liaisons(
     response_model=LiaisonPublic,
     responses=WRITE,
 )
-@shared("liaisons/detail.html", block="detail", event="liaison-saved")
+@shared("liaisons/detail.html", block="detail", context=views.person, event="liaison-saved")
 def create_liaison(data: LiaisonCreate, session: SessionDep, user: CurrentUser, response: Response):
     """Consortium staff add a person; a liaison or director seat changes hands at once."""
     liaison = liaisons.create_liaison(session=session, actor=user, data=data)
@@ -163,7 +117,9 @@ def import_liaisons(
 ):
     """A dry run reports every bad row; a real run writes all rows, or none and answers 422."""
     content = file.file.read(get_settings().max_body_bytes + 1)
-    report = directory.import_csv(session=session, actor=user, content=content, dry_run=dry_run)
+    report = directory_exports.import_csv(
+        session=session, actor=user, content=content, dry_run=dry_run
+    )
     if not dry_run and not report.valid:
         raise Invalid(
             f"Nothing was imported: {len(report.errors)} problem(s) in the file.",
@@ -173,16 +129,10 @@ def import_liaisons(
 
 
 @router.get("/liaisons/{liaison_id}", response_model=LiaisonPublic, responses=READ)
-@shared("liaisons/detail.html", block="detail")
-def read_liaison(
-    liaison: LiaisonDep, session: SessionDep, request: Request, fmt: FormatQuery = None
-):
+@shared("liaisons/detail.html", block="detail", context=views.person, exports=views.PERSON)
+def read_liaison(liaison: LiaisonDep, session: SessionDep, fmt: FormatQuery = None):
     """One person with every appointment, past ones included."""
-    person = _public(session, liaison)
-    kind = export_format(request, fmt)
-    if kind is not None:
-        return export([person], kind, f"liaison-{liaison.id}")
-    return person
+    return _public(session, liaison)
 
 
 @router.patch(
@@ -190,7 +140,7 @@ def read_liaison(
     response_model=LiaisonPublic,
     responses=WRITE,
 )
-@shared("liaisons/detail.html", block="detail", event="liaison-saved")
+@shared("liaisons/detail.html", block="detail", context=views.person, event="liaison-saved")
 def update_liaison(
     data: LiaisonUpdate,
     liaison: LiaisonDep,
@@ -209,7 +159,7 @@ def update_liaison(
     response_model=LiaisonPublic,
     responses=WRITE,
 )
-@shared("liaisons/detail.html", block="detail", event="liaison-saved")
+@shared("liaisons/detail.html", block="detail", context=views.person, event="liaison-saved")
 def end_liaison(
     liaison: LiaisonDep,
     session: SessionDep,
@@ -230,7 +180,7 @@ def end_liaison(
 @shared("liaisons/invited.html", block="invitation", event="liaison-invited")
 def invite_liaison(liaison: LiaisonDep, session: SessionDep, user: CurrentUser):
     """A single-use sign-up link for the person, shown here and e-mailed to them."""
-    return directory.invite(session=session, actor=user, liaison=liaison)
+    return invitations.invite(session=session, actor=user, liaison=liaison)
 
 
 class InstitutionDirectory(Page[LiaisonPublic]):
@@ -244,7 +194,12 @@ class InstitutionDirectory(Page[LiaisonPublic]):
 
 
 @router.get("/institutions/{code}/liaisons", response_model=InstitutionDirectory, responses=READ)
-@shared("liaisons/institution.html", block="contacts")
+@shared(
+    "liaisons/institution.html",
+    block="contacts",
+    context=views.person,
+    exports=views.INSTITUTION,
+)
 def institution_liaisons(
     institution: InstitutionDep,
     session: SessionDep,
@@ -254,17 +209,12 @@ def institution_liaisons(
     fmt: FormatQuery = None,
 ):
     people = liaisons.institution_contacts(session=session, code=institution.code)
-    kind = export_format(request, fmt)
-    if kind is not None:
-        return export(people, kind, f"liaisons-{institution.code}")
-    window = Window(items=people[paging.offset : paging.offset + paging.limit], total=len(people))
-    held = {r for p in people for r in p.roles}
-    confirmation = directory.last_confirmation(session=session, code=institution.code)
+    confirmation = directory_confirmations.last_confirmation(session=session, code=institution.code)
     return InstitutionDirectory(
-        **page(window, paging, request, response).model_dump(),
+        **page_of_list(people, paging, request, response).model_dump(),
         institution=institution.code,
         institution_name=institution.name,
-        vacant=[s for s in SEATS if s not in held],
+        vacant=liaisons.vacant_seats(role for p in people for role in p.roles),
         confirmed_at=confirmation.confirmed_at if confirmation else None,
         confirmed_by=confirmation.confirmed_by if confirmation else None,
     )
@@ -279,7 +229,7 @@ def institution_liaisons(
 @shared("liaisons/confirmed.html", block="confirmation", event="directory-confirmed")
 def confirm_directory(institution: InstitutionDep, session: SessionDep, user: CurrentUser):
     """ "Our entries are correct": the institution's liaison or director, in one click."""
-    return directory.confirm(session=session, actor=user, code=institution.code)
+    return directory_confirmations.confirm(session=session, actor=user, code=institution.code)
 
 
 def _public(session: SessionDep, liaison: Liaison) -> LiaisonPublic:

@@ -18,17 +18,21 @@ from app.models.maintenance import (
     MaintenanceUpdate,
     MaintenanceWritten,
 )
+from app.services import feeds
 from app.services import maintenance as service
 from app.services.maintenance import MaintenanceSort
 from app.web.caching import CONDITIONAL, cached, conditional
 from app.web.deps import CurrentUser, OptionalUser, Paging, SessionDep, WindowDep
 from app.web.problems import problem_responses
 from app.web.render import SharedRoute, add_vary, shared
+from app.web.views import maintenance as views
 
 router = APIRouter(route_class=SharedRoute, tags=["maintenance"])
 READ = problem_responses(404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 413, 422)
 ICALENDAR = "text/calendar"
+# Every write answers with the window: JSON, or its page (htmx: the detail block).
+saved = shared("maintenance/detail.html", block="detail", event="maintenance-saved")
 
 
 ServiceFilter = Annotated[
@@ -44,11 +48,7 @@ InstitutionFilter = Annotated[
 
 
 @router.get("/maintenance", response_model=Page[MaintenancePublic], responses=READ)
-@shared(
-    "maintenance/list.html",
-    block="results",
-    context=lambda _: {"statuses": list(MaintenanceStatus), "sorts": list(MaintenanceSort)},
-)
+@shared("maintenance/list.html", block="results", context=views.listing)
 def list_maintenance(
     session: SessionDep,
     user: OptionalUser,
@@ -88,7 +88,7 @@ def list_maintenance(
         "(overlap on a service, short notice) that do not stop the write. " + NAIVE_TIMES
     ),
 )
-@shared("maintenance/detail.html", block="detail", event="maintenance-saved")
+@saved
 def create_maintenance(
     data: MaintenanceCreate, session: SessionDep, user: CurrentUser, response: Response
 ):
@@ -120,16 +120,12 @@ def maintenance_calendar(
     if unchanged is not None:
         return unchanged
     base_url = str(request.base_url).rstrip("/")
+    code = institution.upper() if institution else None
+    host = request.url.hostname or "localhost"
 
     def build() -> bytes:
-        windows = service.calendar_windows(
-            session=session,
-            service=service_,
-            institution=institution.upper() if institution else None,
-        )
-        return service.calendar(
-            windows, host=request.url.hostname or "localhost", base_url=base_url
-        )
+        windows = service.calendar_windows(session=session, service=service_, institution=code)
+        return feeds.calendar(windows, host=host, base_url=base_url)
 
     body = cached(response, base_url, build)
     answer = Response(body, media_type=ICALENDAR, headers=dict(response.headers))
@@ -154,7 +150,7 @@ def get_maintenance(window: WindowDep, user: OptionalUser):
         "change. " + NAIVE_TIMES
     ),
 )
-@shared("maintenance/detail.html", block="detail", event="maintenance-saved")
+@saved
 def update_maintenance(
     data: MaintenanceUpdate,
     window: WindowDep,
@@ -172,7 +168,7 @@ def update_maintenance(
     response_model=MaintenancePublic,
     responses=problem_responses(401, 403, 404, 422),
 )
-@shared("maintenance/detail.html", block="detail", event="maintenance-saved")
+@saved
 def cancel_maintenance(window: WindowDep, session: SessionDep, user: CurrentUser):
     """Cancels the window: it stays, with status `cancelled`, in the list and the feeds."""
     return service.cancel_window(session=session, actor=user, window=window)

@@ -3,9 +3,9 @@
 from fastapi import APIRouter, Request, Response
 
 from app.core.config import get_settings
-from app.core.pagination import Page, Window, page
+from app.core.pagination import Page, page_of_list
 from app.models.directory import DirectoryGap
-from app.services import directory
+from app.services import directory_confirmations
 from app.web.deps import Paging, SessionDep, StaffUser
 from app.web.problems import problem_responses
 from app.web.render import SharedRoute, shared
@@ -31,9 +31,8 @@ def directory_gaps(
     paging: Paging,
 ):
     """Active institutions with a vacant liaison or director seat, or an unconfirmed directory."""
-    found = directory.gaps(session=session, actor=user)
-    window = Window(items=found[paging.offset : paging.offset + paging.limit], total=len(found))
+    found = directory_confirmations.gaps(session=session, actor=user)
     return GapReport(
-        **page(window, paging, request, response).model_dump(),
+        **page_of_list(found, paging, request, response).model_dump(),
         stale_after_days=get_settings().directory_confirm_days,
     )

@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.core.pagination import Page, Window, page
-from app.models.maintenance import ServiceCreate, ServicePublic
-from app.services import maintenance
-from app.services import status as status_service
+from app.core.pagination import Page, page_of_list
+from app.models.service import ServiceCreate, ServicePublic
+from app.services import service_catalogue as service
+from app.services.status import service_statuses
 from app.web.deps import CurrentUser, OptionalUser, Paging, SessionDep
 from app.web.problems import problem_responses
 from app.web.render import SharedRoute, shared
@@ -28,9 +28,8 @@ def list_services(
 ):
     """Every service: `outage` / `degraded` from open incidents, `maintenance` from an active
     window, otherwise `operational`. Public."""
-    services = status_service.service_statuses(session=session)
-    chosen = services[paging.offset : paging.offset + paging.limit]
-    return page(Window(items=chosen, total=len(services)), paging, request, response)
+    services = service_statuses(session=session)
+    return page_of_list(services, paging, request, response)
 
 
 @router.post(
@@ -41,6 +40,6 @@ def list_services(
 )
 @shared("status/services.html", block="created", event="service-saved")
 def create_service(data: ServiceCreate, session: SessionDep, user: CurrentUser, response: Response):
-    service = maintenance.create_service(session=session, actor=user, data=data)
-    response.headers["Location"] = f"/services#{service.slug}"
-    return ServicePublic(slug=service.slug, name=service.name, description=service.description)
+    created = service.create_service(session=session, actor=user, data=data)
+    response.headers["Location"] = f"/services#{created.slug}"
+    return ServicePublic.model_validate(created, from_attributes=True)

@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter, Request, Response
 
-from app.models.maintenance import StatusPublic
+from app.models.status import StatusPublic
+from app.services import feeds
 from app.services import status as service
 from app.web.caching import CONDITIONAL, cached, conditional
 from app.web.deps import OptionalUser, SessionDep
@@ -37,7 +38,7 @@ def status_feed(session: SessionDep, user: OptionalUser, request: Request, respo
     if unchanged is not None:
         return unchanged
     base_url = str(request.base_url).rstrip("/")
-    body = cached(response, base_url, lambda: service.atom_feed(session=session, base_url=base_url))
+    body = cached(response, base_url, lambda: feeds.atom_feed(session=session, base_url=base_url))
     answer = Response(body, media_type=ATOM, headers=dict(response.headers))
     add_vary(answer)
     return answer

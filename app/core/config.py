@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
@@ -31,7 +31,13 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None  # smtp://user:pass@host:587?starttls=1, smtps://host:465
     smtp_timeout_seconds: float = Field(default=30, gt=0)
     mail_from: str = "Liaison Portal <portal@liaison-portal.invalid>"
-    portal_url: str = "http://127.0.0.1:8000"  # the portal's public address, for links in e-mail
+    # The portal's public address: every absolute URL (e-mail links, `Link`, Atom, iCalendar)
+    # is built from it, never from the request's Host header.
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        validation_alias=AliasChoices("PORTAL_BASE_URL", "PORTAL_PORTAL_URL"),
+    )
+    public_api_docs: bool = False  # production: /docs and /openapi.json without signing in
     outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_backoff_seconds: float = Field(default=30, gt=0)  # doubles per attempt, with jitter
     outbox_lease_seconds: int = Field(default=300, ge=10)  # a dead worker's rows return after it
@@ -78,6 +84,17 @@ class Settings(BaseSettings):
         if len(self.secret_key.get_secret_value().encode()) < 32:
             raise ValueError("PORTAL_SECRET_KEY must be at least 32 bytes")
         return self
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("PORTAL_BASE_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def portal_url(self) -> str:
+        return self.base_url
 
     @property
     def tz(self) -> ZoneInfo:

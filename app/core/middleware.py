@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids and access logs, and the request body size limit."""
+"""Pure ASGI middleware: request ids and access logs, security headers, the body size limit."""
 
 import json
 import logging
@@ -12,6 +12,15 @@ from app.core.context import request_id_var
 
 log = logging.getLogger("app.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Paths that carry a secret (invitation, password reset, feed and unsubscribe tokens): the
+# secret never reaches a log.
+_SECRET_PATH = re.compile(
+    r"^(/(?:invitations|password-reset|account/reset|unsubscribe|feeds/tasks)/)[^/]+"
+)
+
+
+def loggable_path(path: str) -> str:
+    return _SECRET_PATH.sub(r"\1[redacted]", path)
 
 
 class RequestContext:
@@ -48,7 +57,7 @@ class RequestContext:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": loggable_path(scope["path"]),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                     "client": (scope.get("client") or ("", 0))[0],
@@ -80,6 +89,59 @@ class DeferredCookie:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+# Only the portal's own scripts and styles: the vendored htmx and portal.js, one stylesheet.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# Swagger UI and ReDoc load their code from a CDN and start it with an inline script.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "font-src 'self' https://fonts.gstatic.com; worker-src blob:; frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+
+
+class SecurityHeaders:
+    """Content-Security-Policy, framing, referrer and sniffing rules on every response; HSTS
+    when the portal is served over https in production. A route's own stricter CSP (e.g. an
+    attachment's `sandbox`) is kept."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if scope["path"].startswith(DOCS_PATHS) else CSP
+        fixed = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"strict-origin-when-cross-origin"),
+            (b"x-frame-options", b"DENY"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+        ]
+        if self.hsts:
+            fixed.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in fixed if k not in present]
+                if b"content-security-policy" not in present:
+                    headers.append((b"content-security-policy", csp.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class BodyLimit:

@@ -12,16 +12,9 @@ from sqlmodel import Session, select
 
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.models.maintenance import (
-    Impact,
-    Incident,
-    IncidentService,
-    IncidentStatus,
-    IncidentUpdate,
-    Maintenance,
-    MaintenanceSeries,
-    MaintenanceService,
-)
+from app.models.incident import Incident, IncidentService, IncidentStatus, IncidentUpdate
+from app.models.maintenance import Maintenance, MaintenanceSeries, MaintenanceService
+from app.models.service import Impact
 from app.models.user import User
 from app.services.maintenance import expand
 

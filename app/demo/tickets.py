@@ -18,9 +18,8 @@ from app.models.ticket import (
     TicketPriority,
     TicketStatus,
 )
-from app.models.user import User
-from app.services import ticket_sla
-from app.services.access import CONSORTIUM
+from app.models.user import Role, User
+from app.services.tickets import sla
 
 COUNT = 300
 SUBJECTS = [
@@ -73,10 +72,12 @@ def load(session: Session, admin: User) -> dict[str, int]:
     )
     if not libraries:
         return {}
-    staff = list(session.exec(select(User).where(col(User.role).in_(list(CONSORTIUM)))))
+    staff = list(
+        session.exec(select(User).where(col(User.role).in_([r for r in Role if r.is_consortium])))
+    )
     wanted = sorted({"UIU", "ISU", *libraries[:10]} & set(libraries))
     requesters = _requesters(session, wanted, staff)
-    cal = ticket_sla.Calendar.from_settings()
+    cal = sla.Calendar.from_settings()
     now = utcnow()
     added = {"tickets": 0, "ticket comments": 0}
     for i in range(COUNT):
@@ -100,7 +101,7 @@ def load(session: Session, admin: User) -> dict[str, int]:
             created_at=created,
             updated_at=created,
         )
-        ticket_sla.start_clock(ticket, cal)
+        sla.start_clock(ticket, cal)
         status = _status_for_age(rng, now - created)
         session.add(ticket)
         session.flush()
@@ -132,7 +133,7 @@ def load(session: Session, admin: User) -> dict[str, int]:
             )  # fmt: skip
             ticket.status = status
             if status.paused:
-                ticket_sla.pause(ticket, min(at, now), cal)
+                sla.pause(ticket, min(at, now), cal)
             if status.done:
                 ticket.resolved_at = min(at, now)
             ticket.updated_at = min(at, now)

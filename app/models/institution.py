@@ -59,6 +59,7 @@ class InstitutionBase(SQLModel):
 
 
 class Institution(InstitutionBase, table=True):
+    __audit_key__ = "code"  # its audit entries are filed under the code, not a number
     __table_args__ = (Index("ix_institution_status_name", "status", "name"),)
 
     code: str = Field(primary_key=True, max_length=8)

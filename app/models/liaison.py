@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, EmailStr, field_validator
+from pydantic import AfterValidator, BeforeValidator, EmailStr, computed_field, field_validator
 from sqlalchemy import Index, String, text
 from sqlmodel import Field, Relationship, SQLModel
 
@@ -31,6 +31,14 @@ class ContactRole(StrEnum):
     e_resources = "e_resources"
     billing = "billing"
     delivery = "delivery"
+
+
+# `?format=` on the directory's reads: a file for plain links (json is the default). No
+# docstring: it would become the schema's description in the frozen OpenAPI document.
+class ExportFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+    vcard = "vcard"
 
 
 # The seats an institution must fill, and that only one person at a time may hold.
@@ -58,6 +66,12 @@ class Liaison(LiaisonBase, table=True):
     appointments: list["Appointment"] = Relationship(
         sa_relationship_kwargs={"order_by": "Appointment.started_on", "lazy": "raise"}
     )
+
+    @computed_field
+    @property
+    def roles(self) -> list[str]:
+        """The current roles, sorted: part of the row's audit snapshot (load `appointments`)."""
+        return sorted(ContactRole(a.role).value for a in self.appointments if a.ended_on is None)
 
 
 class Appointment(SQLModel, table=True):

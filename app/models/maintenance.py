@@ -1,20 +1,18 @@
-"""Maintenance and status: the service catalogue, maintenance windows (one-off or from a recurring
-series), incidents with their timeline, and the tickets libraries linked to an incident."""
+"""Maintenance windows: one-off or from a recurring series, for some institutions or all."""
 
-import re
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, field_validator
+from pydantic import AfterValidator, field_validator
 from sqlalchemy import Column, ForeignKey, Index, Integer, Text
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.core.config import get_settings
 from app.core.db import EnumString, UTCDateTime, utcnow
 from app.models.common import FormInput
+from app.models.service import Choices, Impact
 
-SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 NAIVE_TIMES = (
     "Times without an offset are read as wall-clock time in the consortium's time zone "
     "(America/Chicago unless configured otherwise); a local time that does not exist "
@@ -22,31 +20,11 @@ NAIVE_TIMES = (
 )
 
 
-class Impact(StrEnum):
-    none = "none"
-    degraded = "degraded"
-    outage = "outage"
-
-
 class MaintenanceStatus(StrEnum):
     scheduled = "scheduled"
     in_progress = "in_progress"
     completed = "completed"
     cancelled = "cancelled"
-
-
-class ServiceStatus(StrEnum):
-    operational = "operational"
-    maintenance = "maintenance"
-    degraded = "degraded"
-    outage = "outage"
-
-
-class IncidentStatus(StrEnum):
-    investigating = "investigating"
-    identified = "identified"
-    monitoring = "monitoring"
-    resolved = "resolved"
 
 
 def _local_time(value: datetime) -> datetime:
@@ -60,49 +38,7 @@ def _local_time(value: datetime) -> datetime:
     return aware.astimezone(UTC)
 
 
-def _slug(value: str) -> str:
-    if not SLUG_PATTERN.match(value):
-        raise ValueError("must be 2–40 lower-case letters, digits or _, starting with a letter")
-    return value
-
-
-def _list(value: object) -> object:
-    """A form sends one choice as a string, several typed ones as "UIU, ISU", none as ""."""
-    if value is None:
-        return []
-    return [v for v in re.split(r"[\s,]+", value) if v] if isinstance(value, str) else value
-
-
 LocalTime = Annotated[datetime, AfterValidator(_local_time)]
-Slug = Annotated[str, BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v)]
-Choices = Annotated[list[str], BeforeValidator(_list)]
-
-
-# --- services ---------------------------------------------------------------------------------
-
-
-class ServiceBase(SQLModel):
-    name: str = Field(min_length=1, max_length=100)
-    description: str | None = Field(default=None, max_length=500)
-
-
-class Service(ServiceBase, table=True):
-    slug: str = Field(primary_key=True, max_length=40)
-    position: int = 100
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class ServiceCreate(FormInput, ServiceBase):
-    slug: Annotated[Slug, AfterValidator(_slug)] = Field(max_length=40)
-    position: int = Field(default=100, ge=0, le=10_000)
-
-
-class ServicePublic(ServiceBase):
-    slug: str
-    status: ServiceStatus = ServiceStatus.operational
-
-
-# --- maintenance windows ----------------------------------------------------------------------
 
 
 class MaintenanceService(SQLModel, table=True):
@@ -250,137 +186,3 @@ class MaintenanceWritten(MaintenancePublic):
     windows: list[int] = Field(
         default_factory=list, description="Every window the request created (a series: all)."
     )
-
-
-# --- incidents --------------------------------------------------------------------------------
-
-
-class IncidentService(SQLModel, table=True):
-    __tablename__ = "incident_service"
-
-    incident_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True)
-    )
-    service: str = Field(foreign_key="service.slug", primary_key=True, max_length=40, index=True)
-
-
-class IncidentUpdate(SQLModel, table=True):
-    """One entry of an incident's timeline."""
-
-    __tablename__ = "incident_update"
-
-    id: int | None = Field(default=None, primary_key=True)
-    incident_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("incident.id", ondelete="CASCADE"), index=True, nullable=False
-        )
-    )
-    status: IncidentStatus = Field(sa_type=EnumString(IncidentStatus, 16))
-    body: str = Field(max_length=5000, sa_type=Text)
-    author: int | None = Field(default=None, foreign_key="user_account.id")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-
-
-class IncidentTicket(SQLModel, table=True):
-    """A library's ticket linked to an incident ("me too")."""
-
-    __tablename__ = "incident_ticket"
-
-    incident_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True)
-    )
-    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True, index=True)
-    institution: str = Field(foreign_key="institution.code", max_length=8)
-    linked_by: int | None = Field(default=None, foreign_key="user_account.id")
-    linked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class IncidentBase(SQLModel):
-    title: str = Field(min_length=1, max_length=200)
-    impact: Impact = Field(default=Impact.degraded, sa_type=EnumString(Impact, 16))
-
-
-class Incident(IncidentBase, table=True):
-    __table_args__ = (Index("ix_incident_status_started_at", "status", "started_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    status: IncidentStatus = Field(
-        default=IncidentStatus.investigating, sa_type=EnumString(IncidentStatus, 16)
-    )
-    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-    created_by: int | None = Field(default=None, foreign_key="user_account.id")
-
-    service_links: list[IncidentService] = Relationship(
-        sa_relationship_kwargs={"lazy": "selectin", "cascade": "all, delete-orphan"}
-    )
-    updates: list[IncidentUpdate] = Relationship(
-        sa_relationship_kwargs={
-            "lazy": "selectin",
-            "cascade": "all, delete-orphan",
-            "order_by": "IncidentUpdate.created_at.desc(), IncidentUpdate.id.desc()",
-        }
-    )
-
-    @property
-    def services(self) -> list[str]:
-        return sorted(link.service for link in self.service_links)
-
-
-class IncidentCreate(FormInput, IncidentBase):
-    services: Choices = Field(min_length=1, description="Service slugs, see `/services`.")
-    body: str = Field(min_length=1, max_length=5000, description="The first timeline entry.")
-    status: IncidentStatus = IncidentStatus.investigating
-    started_at: LocalTime | None = Field(default=None, description=NAIVE_TIMES)
-
-
-class IncidentUpdateCreate(FormInput):
-    status: IncidentStatus
-    body: str = Field(min_length=1, max_length=5000)
-    impact: Impact | None = None
-
-
-class IncidentUpdatePublic(SQLModel):
-    id: int
-    status: IncidentStatus
-    body: str
-    author: int | None
-    created_at: datetime
-
-
-class IncidentPublic(IncidentBase):
-    id: int
-    status: IncidentStatus
-    services: list[str]
-    started_at: datetime
-    resolved_at: datetime | None
-    updated_at: datetime
-    updates: list[IncidentUpdatePublic]
-    reports: int = Field(default=0, description="How many libraries linked a ticket to it.")
-
-
-class IncidentTicketCreate(FormInput):
-    ticket: str = Field(min_length=1, max_length=40, description="The ticket's number.")
-
-
-# --- the status page --------------------------------------------------------------------------
-
-
-class HistoryDay(SQLModel):
-    date: date
-    maintenance: list[MaintenancePublic]
-    incidents: list[IncidentPublic]
-
-
-class StatusPublic(SQLModel):
-    """`/status`: what is happening now, what is coming, and the last 90 days."""
-
-    overall: ServiceStatus
-    services: list[ServicePublic]
-    active: list[MaintenancePublic]
-    upcoming: list[MaintenancePublic] = Field(description="Windows in the next 30 days.")
-    incidents: list[IncidentPublic] = Field(description="Open incidents.")
-    history: list[HistoryDay] = Field(description="Days of the last 90 with something on them.")
-    generated_at: datetime

@@ -56,10 +56,6 @@ class OutboxMessage(OutboxMessageBase, table=True):
     attachments: list[dict[str, str]] | None = Field(default=None, sa_type=JSON)
 
 
-class OutboxMessagePublic(OutboxMessageBase):
-    id: int
-
-
 class JobRun(SQLModel, table=True):
     __tablename__ = "job_run"
     __table_args__ = (UniqueConstraint("job", "period", name="uq_job_run_job_period"),)

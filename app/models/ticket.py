@@ -97,7 +97,27 @@ class TicketCounter(SQLModel, table=True):
     last: int = 0
 
 
-class Ticket(SQLModel, table=True):
+class TicketBase(SQLModel):
+    """What a library reports; the table and `TicketCreate` share it. `TicketPublic` lists its
+    fields itself, in the published order of the contract."""
+
+    subject: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=MAX_TEXT, sa_type=Text)
+    category: TicketCategory = Field(sa_type=EnumString(TicketCategory, 32))
+    priority: TicketPriority = Field(
+        default=TicketPriority.normal, sa_type=EnumString(TicketPriority, 16)
+    )
+    product: TicketProduct = Field(
+        default=TicketProduct.alma, sa_type=EnumString(TicketProduct, 32)
+    )
+    environment: TicketEnvironment = Field(
+        default=TicketEnvironment.production, sa_type=EnumString(TicketEnvironment, 16)
+    )
+    contains_patron_data: bool = False
+
+
+class Ticket(TicketBase, table=True):
+    __audit_key__ = "number"  # its audit entries are filed under the number, not the id
     # Each index serves a list query: its filter columns first, then the sort order.
     __table_args__ = (
         Index("ix_ticket_created", "created_at", "id"),
@@ -116,18 +136,11 @@ class Ticket(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=12, unique=True)
-    subject: str = Field(max_length=200)
-    description: str = Field(sa_type=Text)
     institution: str = Field(max_length=8, foreign_key="institution.code")
     requester: int = Field(foreign_key="user_account.id")
     assignee: int | None = Field(default=None, foreign_key="user_account.id")
-    category: TicketCategory = Field(sa_type=EnumString(TicketCategory, 32))
-    priority: TicketPriority = Field(sa_type=EnumString(TicketPriority, 16))
     status: TicketStatus = Field(default=TicketStatus.new, sa_type=EnumString(TicketStatus, 16))
-    product: TicketProduct = Field(sa_type=EnumString(TicketProduct, 32))
-    environment: TicketEnvironment = Field(sa_type=EnumString(TicketEnvironment, 16))
     vendor_case: str | None = Field(default=None, max_length=40)
-    contains_patron_data: bool = False
     merged_into: int | None = Field(default=None, foreign_key="ticket.id")
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -199,20 +212,7 @@ class TicketAttachment(SQLModel, table=True):
 # --- request bodies ---------------------------------------------------------------------------
 
 
-def _not_blank(value: str | None) -> str | None:
-    if value is not None and not value.strip():
-        raise ValueError("may not be empty")
-    return value
-
-
-class TicketCreate(FormInput):
-    subject: str = Field(min_length=1, max_length=200)
-    description: str = Field(min_length=1, max_length=MAX_TEXT)
-    category: TicketCategory
-    priority: TicketPriority = TicketPriority.normal
-    product: TicketProduct = TicketProduct.alma
-    environment: TicketEnvironment = TicketEnvironment.production
-    contains_patron_data: bool = False
+class TicketCreate(FormInput, TicketBase):
     institution: str | None = Field(
         default=None, max_length=8, description="Consortium staff filing for a library."
     )
@@ -253,8 +253,11 @@ class RedactRequest(FormInput):
     text: str = Field(min_length=3, max_length=2000, description="The passage to remove.")
 
 
-class PatronCheck(FormInput):
-    """Text from the filing form or the reply box, checked before it is sent."""
+class PatronCheck(BaseModel):
+    """Text from the filing form or the reply box, checked before it is sent. htmx sends the
+    whole form with it, so other fields are ignored rather than refused."""
+
+    model_config = ConfigDict(extra="ignore")
 
     subject: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=MAX_TEXT)

@@ -17,13 +17,17 @@ class Role(StrEnum):
 
     @property
     def is_consortium(self) -> bool:
-        return self in (Role.consortium_admin, Role.consortium_staff)
+        return self in STAFF_ROLES
 
     @property
     def is_library_lead(self) -> bool:
         """A library's director or liaison: speaks for the library (the director may always
         act as liaison)."""
         return self in (Role.director, Role.liaison)
+
+
+# Consortium staff: every institution's records (a tuple, for SQL `IN` as well).
+STAFF_ROLES = (Role.consortium_admin, Role.consortium_staff)
 
 
 class UserBase(SQLModel):
@@ -37,6 +41,7 @@ class UserBase(SQLModel):
 
 class User(UserBase, table=True):
     __tablename__ = "user_account"
+    __audit_type__ = "user"
 
     id: int | None = Field(default=None, primary_key=True)
     active: bool = True

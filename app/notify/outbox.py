@@ -36,19 +36,11 @@ template also sees `consortium_name` and `portal_url`.
 """
 
 import uuid
-from datetime import timedelta
 
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.core.config import get_settings
-from app.core.db import utcnow
-from app.core.errors import Conflict, NotFound
-from app.core.pagination import PageParams, Window, fetch
-from app.models.outbox import OutboxMessage, OutboxState
-from app.models.user import Role, User
-from app.services.access import require_role
-from app.services.audit import record, snapshot
+from app.models.outbox import OutboxMessage
 
 
 def enqueue(
@@ -89,86 +81,3 @@ def _new_message_id() -> str:
     sender = get_settings().mail_from
     domain = sender.rpartition("@")[2].rstrip(">").strip() or "liaison-portal.invalid"
     return f"<{uuid.uuid4().hex}@{domain}>"
-
-
-# --- the admin page -----------------------------------------------------------------------------
-
-
-def counts(*, session: Session, actor: User) -> dict[OutboxState, int]:
-    """Rows per state, every state listed (zero included)."""
-    require_role(actor, Role.consortium_admin, action="see the outbox")
-    rows = session.exec(
-        select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
-    ).all()
-    found = {OutboxState(state): n for state, n in rows}
-    return {state: found.get(state, 0) for state in OutboxState}
-
-
-def list_messages(
-    *, session: Session, actor: User, states: list[OutboxState], page: PageParams
-) -> Window:
-    """Messages in `states`, the most recent first."""
-    require_role(actor, Role.consortium_admin, action="see the outbox")
-    stmt = select(OutboxMessage).where(OutboxMessage.state.in_(states))
-    order = OutboxMessage.sent_at if states == [OutboxState.sent] else OutboxMessage.created_at
-    return fetch(session, stmt.order_by(order.desc(), OutboxMessage.id.desc()), page)
-
-
-def get_message(*, session: Session, actor: User, message_id: int) -> OutboxMessage:
-    require_role(actor, Role.consortium_admin, action="see the outbox")
-    message = session.get(OutboxMessage, message_id)
-    if message is None:
-        raise NotFound(f"No outbox message {message_id}.")
-    return message
-
-
-def retry(*, session: Session, actor: User, message_id: int) -> OutboxMessage:
-    """A failed or dead message is sent again at once, with a fresh count of attempts."""
-    message = get_message(session=session, actor=actor, message_id=message_id)
-    if message.state not in (OutboxState.failed, OutboxState.dead):
-        raise Conflict(
-            f"Only a failed or dead message can be retried (this one is {message.state})."
-        )
-    before = snapshot(message, exclude=_BULKY)
-    message.state = OutboxState.pending
-    message.attempts = 0
-    message.next_attempt_at = utcnow() - timedelta(seconds=1)
-    session.add(message)
-    record(
-        session,
-        actor=actor,
-        action="retry",
-        entity_type="outbox_message",
-        entity_id=str(message.id),
-        before=before,
-        after=snapshot(message, exclude=_BULKY),
-    )
-    session.commit()
-    return message
-
-
-def discard(*, session: Session, actor: User, message_id: int) -> None:
-    """Deletes a failed or dead message; the audit entry keeps what it was."""
-    message = get_message(session=session, actor=actor, message_id=message_id)
-    if message.state not in (OutboxState.failed, OutboxState.dead):
-        raise Conflict(
-            f"Only a failed or dead message can be discarded (this one is {message.state})."
-        )
-    record(
-        session,
-        actor=actor,
-        action="discard",
-        entity_type="outbox_message",
-        entity_id=str(message.id),
-        before=snapshot(message, exclude=_BULKY),
-    )
-    session.delete(message)
-    session.commit()
-
-
-def _require_undelivered(message: OutboxMessage, verb: str) -> None:
-    if message.state not in (OutboxState.failed, OutboxState.dead):
-        raise Conflict(f"Only a failed or dead message can be {verb}; this one is {message.state}.")
-
-
-_BULKY = {"body_text", "body_html", "attachments"}

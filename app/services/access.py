@@ -8,7 +8,9 @@ from enum import StrEnum
 
 from app.core.errors import NotFound, PermissionDenied
 from app.models.liaison import ContactRole
-from app.models.user import Role, User
+from app.models.user import STAFF_ROLES, Role, User
+
+CONSORTIUM = STAFF_ROLES  # for queries: `User.role.in_(CONSORTIUM)`
 
 
 class Notice(StrEnum):

@@ -53,10 +53,11 @@ def record(
 
 
 def identity(entity: SQLModel) -> tuple[str, str]:
-    """(entity_type, entity_id) of a row: its table, and its `__audit_key__` column (default
-    `id`), e.g. a ticket's number or an institution's code."""
+    """(entity_type, entity_id) of a row: its `__audit_type__` (default: its table) and its
+    `__audit_key__` column (default `id`), e.g. a ticket's number or an institution's code."""
+    kind = getattr(type(entity), "__audit_type__", entity.__tablename__)
     key = getattr(type(entity), "__audit_key__", "id")
-    return str(entity.__tablename__), str(getattr(entity, key))
+    return str(kind), str(getattr(entity, key))
 
 
 @dataclass

@@ -8,8 +8,8 @@ from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.core.db import utcnow
-from app.core.errors import Conflict, FieldError, Invalid, NotFound, PermissionDenied
+from app.core.db import committed, utcnow
+from app.core.errors import Conflict, FieldError, Invalid, NotFound
 from app.core.pagination import PageParams, Window, fetch
 from app.models.directory_change import (
     ChangeKind,
@@ -19,12 +19,10 @@ from app.models.directory_change import (
     DirectoryChangePublic,
 )
 from app.models.liaison import ContactRole, Liaison, LiaisonCreate, LiaisonUpdate
-from app.models.user import Role, User
+from app.models.user import User
 from app.notify.outbox import enqueue
 from app.services import audit, liaisons
-from app.services.access import is_staff, require_staff
-
-REQUESTERS = (Role.director, Role.liaison)
+from app.services.access import is_staff, require_library_lead, require_staff
 
 
 def submit(*, session: Session, actor: User, data: DirectoryChangeCreate) -> DirectoryChange:
@@ -41,11 +39,7 @@ def submit(*, session: Session, actor: User, data: DirectoryChangeCreate) -> Dir
         if target is None or not _visible(actor, target.institution):
             raise NotFound(f"No directory entry has the id {data.liaison_id}.")
         code = target.institution
-    if not is_staff(actor):
-        if actor.institution != code:
-            raise NotFound(f"No institution {code} among yours.")
-        if Role(actor.role) not in REQUESTERS:
-            raise PermissionDenied("Only a library's director or liaison may request changes.")
+    require_library_lead(actor, code, "request changes")
     payload = _validated(session, data, code, target)
     change = DirectoryChange(
         kind=data.kind,
@@ -55,16 +49,7 @@ def submit(*, session: Session, actor: User, data: DirectoryChangeCreate) -> Dir
         institution=code,
         requester=actor.id,
     )
-    session.add(change)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="request",
-        entity_type="directory_change",
-        entity_id=str(change.id),
-        after=audit.snapshot(change),
-    )
+    audit.created(session, change, actor=actor, action="request")
     session.commit()
     return change
 
@@ -176,7 +161,10 @@ def approve(
 ) -> DirectoryChange:
     require_staff(actor, "approve directory changes")
     _require_pending(change)
-    with liaisons.write(session):
+    with (
+        committed(session, liaisons.SEAT_CONFLICT),
+        audit.change(session, change, actor=actor, action="approve"),
+    ):
         if change.kind == ChangeKind.add:
             data = LiaisonCreate.model_validate(
                 {**change.liaison, "institution": change.institution}
@@ -205,7 +193,8 @@ def reject(
 ) -> DirectoryChange:
     require_staff(actor, "reject directory changes")
     _require_pending(change)
-    _decide(session, actor, change, ChangeStatus.rejected, reason)
+    with audit.change(session, change, actor=actor, action="reject"):
+        _decide(session, actor, change, ChangeStatus.rejected, reason)
     session.commit()
     return change
 
@@ -226,16 +215,6 @@ def _decide(
     change.decided_by = actor.id
     change.decided_at = utcnow()
     change.reason = reason
-    session.add(change)
-    audit.record(
-        session,
-        actor=actor,
-        action="approve" if outcome is ChangeStatus.approved else "reject",
-        entity_type="directory_change",
-        entity_id=str(change.id),
-        before={"status": ChangeStatus.pending.value},
-        after={"status": outcome.value, "reason": reason, "liaison_id": change.liaison_id},
-    )
     requester = session.get(User, change.requester)
     if requester is not None and requester.id != actor.id:
         enqueue(

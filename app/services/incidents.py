@@ -10,10 +10,9 @@ from sqlmodel import Session, select
 
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.core.errors import Conflict, FieldError, Invalid, NotFound
+from app.core.errors import Conflict, FieldError, NotFound
 from app.core.pagination import PageParams, Window, fetch
-from app.models.liaison import Appointment, ContactRole, Liaison
-from app.models.maintenance import (
+from app.models.incident import (
     Incident,
     IncidentCreate,
     IncidentPublic,
@@ -23,14 +22,13 @@ from app.models.maintenance import (
     IncidentTicketCreate,
     IncidentUpdate,
     IncidentUpdateCreate,
-    IncidentUpdatePublic,
-    Service,
 )
 from app.models.user import User
 from app.notify.outbox import enqueue
 from app.services import audit
-from app.services.access import is_staff, require_staff
-from app.services.institutions import today
+from app.services.access import Notice, is_staff, require_staff
+from app.services.liaisons import library_contacts
+from app.services.service_catalogue import check_services
 
 # The tickets slice owns the table; only these columns are read here.
 TICKET = sa_table(
@@ -53,20 +51,13 @@ def publish(session: Session, incidents: Sequence[Incident]) -> list[IncidentPub
         else []
     )
     return [
-        IncidentPublic(
-            id=i.id,
-            title=i.title,
-            impact=i.impact,
-            status=i.status,
-            services=i.services,
-            started_at=i.started_at,
-            resolved_at=i.resolved_at,
-            updated_at=i.updated_at,
-            updates=[
-                IncidentUpdatePublic.model_validate(u, from_attributes=True)
-                for u in sorted(i.updates, key=lambda u: (u.created_at, u.id or 0), reverse=True)
-            ],
-            reports=reports.get(i.id, 0),
+        IncidentPublic.model_validate(
+            i,
+            from_attributes=True,
+            update={
+                "updates": sorted(i.updates, key=lambda u: (u.created_at, u.id or 0), reverse=True),
+                "reports": reports.get(i.id, 0),
+            },
         )
         for i in incidents
     ]
@@ -111,7 +102,7 @@ def get_incident(*, session: Session, incident_id: int) -> Incident:
 
 def create_incident(*, session: Session, actor: User, data: IncidentCreate) -> Incident:
     require_staff(actor, "open incidents")
-    _check_services(session, data.services)
+    check_services(session, data.services)
     now = utcnow()
     started = data.started_at or now
     incident = Incident(
@@ -206,16 +197,6 @@ def link_ticket(
     return incident
 
 
-def _check_services(session: Session, slugs: list[str]) -> None:
-    known = set(session.exec(select(Service.slug).where(Service.slug.in_(slugs))).all())
-    unknown = [s for s in slugs if s not in known]
-    if unknown:
-        raise Invalid(
-            f"Unknown service: {', '.join(unknown)}.",
-            [FieldError("services", f"unknown: {', '.join(unknown)} (see /services)")],
-        )
-
-
 def _notify(session: Session, incident: Incident, update: IncidentUpdate) -> None:
     """Every member library's contacts hear of each update, in the caller's transaction (an
     incident has no institution list: it affects whoever uses the service)."""
@@ -231,33 +212,11 @@ def _notify(session: Session, incident: Incident, update: IncidentUpdate) -> Non
         "body": update.body,
         "url": url,
     }
-    for person in library_contacts(session):
+    for person in library_contacts(session, Notice.incident):
         enqueue(
             session,
             to=person.email,
-            template="maintenance/incident",
+            template="incidents/update",
             context={**context, "name": person.name},
             dedupe_key=f"incident:{incident.id}:{update.id}:{person.email}",
         )
-
-
-NOTICE_ROLES = (ContactRole.liaison, ContactRole.backup_liaison, ContactRole.director)
-
-
-def library_contacts(session: Session, institutions: list[str] | None = None) -> list[Liaison]:
-    """Who hears of maintenance and incidents: the current liaisons, backup liaisons and
-    directors in the member directory, of `institutions` (default: every member), one row per
-    address."""
-    stmt = (
-        select(Liaison)
-        .join(Appointment, Appointment.liaison_id == Liaison.id)
-        .where(
-            or_(Appointment.ended_on.is_(None), Appointment.ended_on > today()),
-            Appointment.role.in_(NOTICE_ROLES),
-        )
-        .distinct()
-        .order_by(Liaison.id)
-    )
-    if institutions:
-        stmt = stmt.where(Appointment.institution.in_(institutions))
-    return list(session.exec(stmt).all())

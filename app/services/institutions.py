@@ -4,11 +4,10 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import func, or_
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.core.config import get_settings
-from app.core.db import utcnow
+from app.core.db import committed
 from app.core.errors import Conflict, FieldError, Invalid, NotFound
 from app.core.pagination import PageParams, Window, fetch
 from app.models.institution import (
@@ -22,6 +21,7 @@ from app.models.user import User
 from app.services import audit
 from app.services.access import require_staff
 
+CODE_TAKEN = "Another institution already uses this code or Alma code."
 S = InstitutionStatus
 TRANSITIONS: dict[InstitutionStatus, set[InstitutionStatus]] = {
     S.prospective: {S.joining},
@@ -90,16 +90,8 @@ def create_institution(*, session: Session, actor: User, data: InstitutionCreate
         data, update={"alma_code": data.alma_code or get_settings().alma_code_prefix + data.code}
     )
     _check_dates(institution)
-    session.add(institution)
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        entity_type="institution",
-        entity_id=institution.code,
-        after=audit.snapshot(institution),
-    )
-    _commit(session)
+    with committed(session, CODE_TAKEN, [FieldError("alma_code", "is already taken")]):
+        audit.created(session, institution, actor=actor)
     return institution
 
 
@@ -107,28 +99,17 @@ def update_institution(
     *, session: Session, actor: User, institution: Institution, data: InstitutionUpdate
 ) -> Institution:
     require_staff(actor, "edit institutions")
-    before = audit.snapshot(institution)
     values = data.model_dump(exclude_unset=True)
     new_status = values.pop("status", None)
-    for key, value in values.items():
-        setattr(institution, key, value)
-    if new_status is not None and new_status != institution.status:
-        _transition(institution, InstitutionStatus(new_status), values)
-    _check_dates(institution)
-    old, new = audit.changes(before, audit.snapshot(institution))
-    if new:
-        institution.updated_at = utcnow()
-        session.add(institution)
-        audit.record(
-            session,
-            actor=actor,
-            action="update",
-            entity_type="institution",
-            entity_id=institution.code,
-            before=old,
-            after=new,
-        )
-        _commit(session)
+    with (
+        committed(session, CODE_TAKEN, [FieldError("alma_code", "is already taken")]),
+        audit.change(session, institution, actor=actor),
+    ):
+        for key, value in values.items():
+            setattr(institution, key, value)
+        if new_status is not None and new_status != institution.status:
+            _transition(institution, InstitutionStatus(new_status), values)
+        _check_dates(institution)
     return institution
 
 
@@ -139,32 +120,25 @@ def delete_institution(*, session: Session, actor: User, institution: Institutio
         raise Conflict(
             f"{institution.code} has a membership history; set its status to former instead."
         )
-    audit.record(
-        session,
-        actor=actor,
-        action="delete",
-        entity_type="institution",
-        entity_id=institution.code,
-        before=audit.snapshot(institution),
-    )
-    session.delete(institution)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(
-            f"{institution.code} has records that refer to it; set its status to former instead."
-        ) from exc
+    referred = f"{institution.code} has records that refer to it; set its status to former instead."
+    with committed(session, referred):
+        audit.removed(session, institution, actor=actor)
+        session.delete(institution)
 
 
 def today() -> date:
     return datetime.now(get_settings().tz).date()
 
 
+def next_statuses(current: InstitutionStatus) -> list[InstitutionStatus]:
+    """Where an institution in `current` may go next (the lifecycle's one rule table)."""
+    return sorted(TRANSITIONS[InstitutionStatus(current)])
+
+
 def _transition(institution: Institution, target: InstitutionStatus, given: dict) -> None:
     current = InstitutionStatus(institution.status)
     if target not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
+        allowed = ", ".join(next_statuses(current)) or "none"
         raise Invalid(
             f"An institution cannot go from {current} to {target} (allowed: {allowed}).",
             [FieldError("status", f"cannot change from {current} to {target}")],
@@ -187,17 +161,6 @@ def _check_dates(institution: Institution) -> None:
             "An institution cannot leave before it joined.",
             [FieldError("left_on", "must not be before joined_on")],
         )
-
-
-def _commit(session: Session) -> None:
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(
-            "Another institution already uses this code or Alma code.",
-            [FieldError("alma_code", "is already taken")],
-        ) from exc
 
 
 def count_by_status(*, session: Session) -> list[tuple[InstitutionStatus, int]]:

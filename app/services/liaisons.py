@@ -6,16 +6,14 @@ here inside its own transaction. The database enforces the seat rule (`uq_appoin
 the code ends the previous holder first, so a conflict means someone else won a race (409).
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import exists, func, or_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
-from app.core.db import utcnow
+from app.core.db import committed
 from app.core.errors import Conflict, FieldError, Invalid, NotFound, PermissionDenied
 from app.core.pagination import PageParams, Window
 from app.models.institution import Institution
@@ -31,10 +29,16 @@ from app.models.liaison import (
 )
 from app.models.user import Role, User
 from app.services import audit
-from app.services.access import is_staff
+from app.services.access import Notice, notice_roles
 from app.services.institutions import today
 
 EXPORT_LIMIT = 10_000
+# What a person's audit entries leave out (`Liaison.roles` is in: the appointments change).
+UNAUDITED = {"created_at", "updated_at", "account"}
+SEAT_CONFLICT = (
+    "Someone else changed this seat or used this e-mail address at the same moment; "
+    "reload and try again."
+)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -192,12 +196,18 @@ def _seat_rank(roles: list[ContactRole]) -> int:
     return min((_role_rank(r) for r in roles), default=len(ContactRole))
 
 
+def vacant_seats(held: Iterable[ContactRole]) -> list[ContactRole]:
+    """The seats (liaison, director) that none of the `held` current roles fills."""
+    filled = {ContactRole(r) for r in held}
+    return [s for s in SEATS if s not in filled]
+
+
 # --- permissions ------------------------------------------------------------------------------
 
 
 def require_editor(actor: User, institution: str) -> None:
     """Staff edit directly; a library's own people change through a request; others are 404."""
-    if is_staff(actor):
+    if actor.is_staff:
         return
     if actor.institution != institution:
         raise NotFound("No such directory entry.")
@@ -211,7 +221,7 @@ def require_editor(actor: User, institution: str) -> None:
 
 def create_liaison(*, session: Session, actor: User, data: LiaisonCreate) -> Liaison:
     require_editor(actor, data.institution.upper())
-    with write(session):
+    with committed(session, SEAT_CONFLICT):
         liaison = apply_create(session=session, actor=actor, data=data)
     return get_liaison(session=session, liaison_id=liaison.id)
 
@@ -220,7 +230,7 @@ def update_liaison(
     *, session: Session, actor: User, liaison: Liaison, data: LiaisonUpdate
 ) -> Liaison:
     require_editor(actor, liaison.institution)
-    with write(session):
+    with committed(session, SEAT_CONFLICT):
         apply_update(session=session, actor=actor, liaison=liaison, data=data)
     return get_liaison(session=session, liaison_id=liaison.id)
 
@@ -229,26 +239,9 @@ def end_liaison(
     *, session: Session, actor: User, liaison: Liaison, roles: list[ContactRole] | None = None
 ) -> Liaison:
     require_editor(actor, liaison.institution)
-    with write(session):
+    with committed(session, SEAT_CONFLICT):
         apply_end(session=session, actor=actor, liaison=liaison, roles=roles)
     return get_liaison(session=session, liaison_id=liaison.id)
-
-
-@contextmanager
-def write(session: Session) -> Iterator[None]:
-    """Commits the block; a unique-index refusal (a race for a seat or an e-mail) becomes 409."""
-    try:
-        yield
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(
-            "Someone else changed this seat or used this e-mail address at the same moment; "
-            "reload and try again."
-        ) from exc
-    except Exception:
-        session.rollback()
-        raise
 
 
 # --- writing: the building blocks (no commit), shared with change requests and imports --------
@@ -274,47 +267,27 @@ def apply_create(
     start = data.started_on or started_on or today()
     for role in data.roles:
         _appoint(session, actor, liaison, ContactRole(role), start)
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        entity_type="liaison",
-        entity_id=str(liaison.id),
-        after=_snapshot(liaison),
-    )
+    audit.created(session, liaison, actor=actor, exclude=UNAUDITED)
     return liaison
 
 
 def apply_update(
     *, session: Session, actor: User | None, liaison: Liaison, data: LiaisonUpdate
 ) -> None:
-    before = _snapshot(liaison)
     values = data.model_dump(exclude_unset=True)
     roles = values.pop("roles", None)
     start = values.pop("started_on", None) or today()
     if "email" in values:
         values["email"] = free_email(session, values["email"], liaison.id)
-    for key, value in values.items():
-        setattr(liaison, key, value)
-    if roles is not None:
-        wanted = {ContactRole(r) for r in roles}
-        held = {ContactRole(a.role) for a in _current(liaison)}
-        _end(session, liaison, held - wanted, start)
-        for role in sorted(wanted - held, key=_role_rank):
-            _appoint(session, actor, liaison, role, start)
-    old, new = audit.changes(before, _snapshot(liaison))
-    if new:
-        liaison.updated_at = utcnow()
-        session.add(liaison)
-        audit.record(
-            session,
-            actor=actor,
-            action="update",
-            entity_type="liaison",
-            entity_id=str(liaison.id),
-            before=old,
-            after=new,
-        )
+    with audit.change(session, liaison, actor=actor, exclude=UNAUDITED):
+        for key, value in values.items():
+            setattr(liaison, key, value)
+        if roles is not None:
+            wanted = {ContactRole(r) for r in roles}
+            held = {ContactRole(a.role) for a in _current(liaison)}
+            _end(session, liaison, held - wanted, start)
+            for role in sorted(wanted - held, key=_role_rank):
+                _appoint(session, actor, liaison, role, start)
     _sync_account(session, liaison)
 
 
@@ -336,20 +309,8 @@ def apply_end(
         )
     if not targets:
         raise Conflict(f"{liaison.name} holds no current appointment.")
-    before = _snapshot(liaison)
-    _end(session, liaison, targets, today())
-    liaison.updated_at = utcnow()
-    session.add(liaison)
-    old, new = audit.changes(before, _snapshot(liaison))
-    audit.record(
-        session,
-        actor=actor,
-        action="end",
-        entity_type="liaison",
-        entity_id=str(liaison.id),
-        before=old,
-        after=new,
-    )
+    with audit.change(session, liaison, actor=actor, action="end", exclude=UNAUDITED):
+        _end(session, liaison, targets, today())
     _sync_account(session, liaison)
 
 
@@ -417,12 +378,6 @@ def free_email(session: Session, email: str, own_id: int | None = None) -> str:
     return email
 
 
-def _snapshot(liaison: Liaison) -> dict:
-    data = audit.snapshot(liaison, exclude={"created_at", "updated_at", "account"})
-    data["roles"] = sorted(a.role.value for a in _current(liaison))
-    return data
-
-
 def account_role(roles: set[ContactRole]) -> Role:
     """The sign-in role a directory person's appointments give them."""
     if ContactRole.director in roles:
@@ -437,7 +392,7 @@ def _sync_account(session: Session, liaison: Liaison | None) -> None:
     if liaison is None or not liaison.account:
         return
     user = session.get(User, liaison.account)
-    if user is None or Role(user.role).is_consortium:
+    if user is None or user.is_staff:
         return
     session.flush()
     roles = set(
@@ -465,3 +420,23 @@ def _sync_account(session: Session, liaison: Liaison | None) -> None:
             before=old,
             after=new,
         )
+
+
+def library_contacts(
+    session: Session, kind: Notice, institutions: list[str] | None = None
+) -> list[Liaison]:
+    """Who hears of a notice of `kind` for their library: the people holding one of its roles
+    (`access.notice_roles`) today at `institutions` (default: every member), one row each."""
+    stmt = (
+        select(Liaison)
+        .join(Appointment, Appointment.liaison_id == Liaison.id)
+        .where(
+            or_(Appointment.ended_on.is_(None), Appointment.ended_on > today()),
+            Appointment.role.in_(notice_roles(kind)),
+        )
+        .distinct()
+        .order_by(Liaison.id)
+    )
+    if institutions:
+        stmt = stmt.where(Appointment.institution.in_(institutions))
+    return list(session.exec(stmt).all())

@@ -1,13 +1,16 @@
-"""Maintenance windows: scheduling (one-off or from an RRULE), edits, cancellation, the iCalendar
-feed and the notices libraries get by e-mail."""
+"""Maintenance windows: reads, scheduling (one-off or from an RRULE), edits and cancellation.
 
-from collections.abc import Sequence
+A window's status is derived from the clock, never stored: `Maintenance.status_at` in Python and
+the `status` filter of `list_windows` in SQL say the same (tests/test_maintenance.py holds them to
+it). The e-mails a write sends are in `app.services.maintenance_notices`, the .ics writer in
+`app.services.feeds`."""
+
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from itertools import islice
 
 from dateutil.rrule import rrulestr
-from icalendar import Calendar, Event, vText
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from app.core.config import get_settings
@@ -23,16 +26,12 @@ from app.models.maintenance import (
     MaintenanceService,
     MaintenanceStatus,
     MaintenanceUpdate,
-    Service,
-    ServiceCreate,
 )
 from app.models.user import User
-from app.notify.jobs import register_job
-from app.notify.outbox import enqueue
 from app.services import audit
 from app.services.access import require_staff
-from app.services.incidents import library_contacts
-from app.services.status import affects, local_range
+from app.services.maintenance_notices import WindowNotice, notify, snapshot
+from app.services.service_catalogue import check_services
 
 MATERIAL = ("starts_at", "ends_at", "services", "impact", "institutions")
 FEED_DAYS_BACK = 400
@@ -85,29 +84,17 @@ def windows_in_month(*, session: Session, year: int, month: int) -> list[Mainten
     return list(session.exec(stmt.order_by(Maintenance.starts_at)).all())
 
 
-def list_services(*, session: Session) -> Sequence[Service]:
-    return session.exec(select(Service).order_by(Service.position, Service.name)).all()
-
-
-def create_service(*, session: Session, actor: User, data: ServiceCreate) -> Service:
-    require_staff(actor, "add services")
-    if session.get(Service, data.slug) is not None:
-        raise Invalid(
-            f"A service with the slug {data.slug} already exists.",
-            [FieldError("slug", "is already taken")],
-        )
-    service = Service.model_validate(data)
-    session.add(service)
-    audit.record(
-        session,
-        actor=actor,
-        action="create",
-        entity_type="service",
-        entity_id=service.slug,
-        after=audit.snapshot(service),
-    )
-    session.commit()
-    return service
+def calendar_windows(
+    *,
+    session: Session,
+    service: str | None = None,
+    institution: str | None = None,
+    now: datetime | None = None,
+) -> list[Maintenance]:
+    """What the .ics feed carries: the past ~13 months and everything ahead, cancelled too."""
+    since = (now or utcnow()) - timedelta(days=FEED_DAYS_BACK)
+    stmt = _filtered(service=service, institution=institution).where(Maintenance.ends_at >= since)
+    return list(session.exec(stmt.order_by(Maintenance.starts_at, Maintenance.id)).all())
 
 
 # --- writes -----------------------------------------------------------------------------------
@@ -120,7 +107,7 @@ def create_windows(
     require_staff(actor, "schedule maintenance")
     now = now or utcnow()
     _check_times(data.starts_at, data.ends_at)
-    services = _check_services(session, data.services)
+    services = check_services(session, sorted(set(data.services)))
     institutions = _check_institutions(session, data.institutions)
     series_id = None
     times = [(data.starts_at, data.ends_at)]
@@ -156,10 +143,10 @@ def create_windows(
             action="create",
             entity_type="maintenance",
             entity_id=str(window.id),
-            after=_snapshot(window),
+            after=snapshot(window),
         )
     # One announcement per contact, a series' with every window in it (and in its .ics).
-    _notify(session, windows[0], "maintenance/announced", series=windows)
+    notify(session, windows[0], WindowNotice.announced, series=windows)
     session.commit()
     return windows, warnings
 
@@ -178,10 +165,10 @@ def update_window(
     if window.cancelled_at is not None:
         raise Invalid("This window is cancelled; schedule a new one instead.")
     now = now or utcnow()
-    before = _snapshot(window)
+    before = snapshot(window)
     values = data.model_dump(exclude_unset=True)
     if "services" in values:
-        wanted = _check_services(session, values.pop("services"))
+        wanted = check_services(session, sorted(set(values.pop("services"))))
         if wanted != window.services:
             window.service_links = [MaintenanceService(service=s) for s in wanted]
     if "institutions" in values:
@@ -191,7 +178,7 @@ def update_window(
     for key, value in values.items():
         setattr(window, key, "" if key == "description" and value is None else value)
     _check_times(window.starts_at, window.ends_at)
-    old, new = audit.changes(before, _snapshot(window))
+    old, new = audit.changes(before, snapshot(window))
     if not new:
         return []
     window.sequence += 1
@@ -208,7 +195,7 @@ def update_window(
         after=new,
     )
     if any(key in new for key in MATERIAL):
-        _notify(session, window, "maintenance/changed", changed=sorted(new))
+        notify(session, window, WindowNotice.changed, changed=sorted(new))
     warnings = _warnings(session, [window], now) if {"starts_at", "ends_at"} & set(new) else []
     session.commit()
     return warnings
@@ -222,19 +209,11 @@ def cancel_window(
     if window.cancelled_at is not None:
         return window
     now = now or utcnow()
-    window.cancelled_at = now
+    with audit.change(session, window, actor=actor, action="cancel", touch=None):
+        window.cancelled_at = now
     window.sequence += 1
     window.updated_at = now
-    session.add(window)
-    audit.record(
-        session,
-        actor=actor,
-        action="cancel",
-        entity_type="maintenance",
-        entity_id=str(window.id),
-        after={"cancelled_at": now.isoformat()},
-    )
-    _notify(session, window, "maintenance/cancelled")
+    notify(session, window, WindowNotice.cancelled)
     session.commit()
     return window
 
@@ -279,59 +258,6 @@ def expand(rule: str, starts_at: datetime, ends_at: datetime) -> list[tuple[date
     return [(start, end.astimezone(UTC)) for start, end in out]
 
 
-# --- iCalendar --------------------------------------------------------------------------------
-
-
-def calendar_windows(
-    *,
-    session: Session,
-    service: str | None = None,
-    institution: str | None = None,
-    now: datetime | None = None,
-) -> list[Maintenance]:
-    """What the .ics feed carries: the past ~13 months and everything ahead, cancelled too."""
-    since = (now or utcnow()) - timedelta(days=FEED_DAYS_BACK)
-    stmt = _filtered(service=service, institution=institution).where(Maintenance.ends_at >= since)
-    return list(session.exec(stmt.order_by(Maintenance.starts_at, Maintenance.id)).all())
-
-
-def calendar(windows: Sequence[Maintenance], *, host: str, base_url: str) -> bytes:
-    """RFC 5545, times in UTC: a stable UID per window, SEQUENCE, STATUS:CANCELLED."""
-    settings = get_settings()
-    cal = Calendar()
-    cal.add("prodid", f"-//{settings.consortium_name}//Liaison Portal//EN")
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", f"{settings.consortium_name} maintenance")
-    cal.add("x-wr-timezone", settings.timezone)
-    for window in windows:
-        cal.add_component(_event(window, host=host, base_url=base_url))
-    return cal.to_ical()
-
-
-def _event(window: Maintenance, *, host: str, base_url: str) -> Event:
-    event = Event()
-    event.add("uid", f"maintenance-{window.id}@{host}")
-    event.add("dtstamp", window.updated_at)
-    event.add("created", window.created_at)
-    event.add("last-modified", window.updated_at)
-    event.add("sequence", window.sequence)
-    event.add("dtstart", window.starts_at)
-    event.add("dtend", window.ends_at)
-    event.add("summary", window.title)
-    services = ", ".join(window.services)
-    event.add(
-        "description",
-        f"Services: {services}\nImpact: {window.impact}\n\n{window.description}".strip(),
-    )
-    event.add("url", f"{base_url}/maintenance/{window.id}")
-    event.add("categories", window.services)
-    event.add("transp", vText("TRANSPARENT"))
-    event.add("status", "CANCELLED" if window.cancelled_at else "CONFIRMED")
-    return event
-
-
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -351,6 +277,17 @@ def _filtered(*, service: str | None, institution: str | None):
     return stmt
 
 
+def affects(institution: str):
+    """A window for every member (no institutions listed) or one listing `institution`."""
+    listed = select(MaintenanceInstitution.maintenance_id).where(
+        MaintenanceInstitution.maintenance_id == Maintenance.id
+    )
+    return or_(
+        ~listed.exists(),
+        listed.where(MaintenanceInstitution.institution == institution).exists(),
+    )
+
+
 def _status_is(status: MaintenanceStatus, now: datetime):
     live = Maintenance.cancelled_at.is_(None)
     return {
@@ -363,32 +300,12 @@ def _status_is(status: MaintenanceStatus, now: datetime):
     }[status]
 
 
-def _snapshot(window: Maintenance) -> dict:
-    return {
-        **audit.snapshot(window, exclude={"sequence", "updated_at", "created_at"}),
-        "services": window.services,
-        "institutions": window.institutions,
-    }
-
-
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
     if ends_at <= starts_at:
         raise Invalid(
             "A maintenance window must end after it starts.",
             [FieldError("ends_at", "must be after starts_at")],
         )
-
-
-def _check_services(session: Session, slugs: list[str]) -> list[str]:
-    wanted = sorted(set(slugs))
-    known = set(session.exec(select(Service.slug).where(Service.slug.in_(wanted))).all())
-    unknown = [s for s in wanted if s not in known]
-    if unknown:
-        raise Invalid(
-            f"Unknown service: {', '.join(unknown)}.",
-            [FieldError("services", f"unknown: {', '.join(unknown)} (see /services)")],
-        )
-    return wanted
 
 
 def _check_institutions(session: Session, codes: list[str]) -> list[str]:
@@ -440,76 +357,3 @@ def _warnings(session: Session, windows: list[Maintenance], now: datetime) -> li
                     f"“{other.title}” (#{other.id}) on {', '.join(shared)}."
                 )
     return warnings
-
-
-def _notify(
-    session: Session,
-    window: Maintenance,
-    template: str,
-    key: str | None = None,
-    series: list[Maintenance] | None = None,
-    **extra,
-) -> None:
-    """One outbox message per contact of the affected institutions (see `library_contacts`),
-    in the caller's transaction, with the .ics attached."""
-    settings = get_settings()
-    base_url = settings.portal_url.rstrip("/")
-    windows = series or [window]
-    ics = calendar(windows, host=_host(base_url), base_url=base_url)
-    context = {
-        "window": _snapshot(window) | {"id": window.id, "sequence": window.sequence},
-        "when": local_range(window.starts_at, window.ends_at),
-        "url": f"{base_url}/maintenance/{window.id}",
-        "changed": [],
-        "occurrences": [local_range(w.starts_at, w.ends_at) for w in windows[1:]],
-        **extra,
-    }
-    for person in library_contacts(session, window.institutions):
-        enqueue(
-            session,
-            to=person.email,
-            template=template,
-            context={**context, "name": person.name},
-            attachments=[
-                {
-                    "filename": f"maintenance-{window.id}.ics",
-                    "content_type": "text/calendar",
-                    "content": ics.decode(),
-                }
-            ],
-            dedupe_key=f"{template}:{window.id}:{key or window.sequence}:{person.email}",
-        )
-
-
-def _host(base_url: str) -> str:
-    return base_url.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-
-
-# --- scheduled jobs (run by `portal worker`) ----------------------------------------------------
-
-
-def send_reminders_and_transitions(session: Session, period: datetime) -> None:
-    """Reminds libraries before a window starts and tells them when it starts and ends.
-
-    Acts on everything due in the last hour (a missed period is not caught up by the worker);
-    the dedupe keys make a second run a no-op. A rescheduled window is reminded again.
-    """
-    now = utcnow()
-    ahead = now + timedelta(hours=get_settings().maintenance_reminder_hours)
-    recent = now - timedelta(hours=1)
-    live = select(Maintenance).where(Maintenance.cancelled_at.is_(None))
-    for window in session.exec(
-        live.where(Maintenance.starts_at > now, Maintenance.starts_at <= ahead)
-    ).all():
-        _notify(session, window, "maintenance/reminder", key=window.starts_at.isoformat())
-    for window in session.exec(
-        live.where(Maintenance.starts_at > recent, Maintenance.starts_at <= now)
-    ).all():
-        _notify(session, window, "maintenance/started", key="start")
-    for window in session.exec(
-        live.where(Maintenance.ends_at > recent, Maintenance.ends_at <= now)
-    ).all():
-        _notify(session, window, "maintenance/ended", key="end")
-
-
-register_job("maintenance-notices", every=timedelta(minutes=5), fn=send_reminders_and_transitions)

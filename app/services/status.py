@@ -1,4 +1,4 @@
-"""What is happening now: service statuses, current notices, the status page and the Atom feed.
+"""What is happening now: service statuses, current notices, the status page and its validator.
 
 Statuses are derived, never stored: a window's from the clock, a service's from open incidents
 and active windows. Every function takes `now` so tests can hold the clock still.
@@ -8,31 +8,21 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from feedgen.feed import FeedGenerator
-from sqlalchemy import func, or_, union_all
+from sqlalchemy import func, union_all
 from sqlmodel import Session, select
 
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.models.maintenance import (
-    HistoryDay,
-    Impact,
-    Incident,
-    IncidentPublic,
-    IncidentUpdate,
-    Maintenance,
-    MaintenanceInstitution,
-    MaintenancePublic,
-    Service,
-    ServicePublic,
-    ServiceStatus,
-    StatusPublic,
-)
+from app.models.incident import Incident, IncidentPublic, IncidentUpdate
+from app.models.maintenance import Maintenance, MaintenancePublic
+from app.models.service import Impact, Service, ServicePublic, ServiceStatus
+from app.models.status import HistoryDay, StatusPublic
 from app.services import incidents as incident_service
+from app.services.maintenance import affects
+from app.services.service_catalogue import list_services
 
 UPCOMING_DAYS = 30
 HISTORY_DAYS = 90
-FEED_ENTRIES = 50
 
 
 @dataclass
@@ -88,7 +78,7 @@ def service_statuses(
         if incident.impact != Impact.none:
             for slug in incident.services:
                 raise_to(slug, ServiceStatus(incident.impact.value))
-    services = session.exec(select(Service).order_by(Service.position, Service.name)).all()
+    services = list_services(session=session)
     return [
         ServicePublic(
             slug=s.slug,
@@ -172,78 +162,6 @@ def fingerprint(*, session: Session, now: datetime | None = None) -> tuple[str, 
     return hashlib.sha256(seed.encode()).hexdigest()[:32], min(last, now)
 
 
-# --- the Atom feed ----------------------------------------------------------------------------
-
-
-def atom_feed(*, session: Session, base_url: str) -> bytes:
-    """RFC 4287: one entry per window (its newest version) and per incident update."""
-    settings = get_settings()
-    windows = session.exec(
-        select(Maintenance).order_by(Maintenance.updated_at.desc()).limit(FEED_ENTRIES)
-    ).all()
-    updates = session.exec(
-        select(IncidentUpdate, Incident)
-        .join(Incident, Incident.id == IncidentUpdate.incident_id)
-        .order_by(IncidentUpdate.created_at.desc())
-        .limit(FEED_ENTRIES)
-    ).all()
-    host = base_url.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-    feed = FeedGenerator()
-    feed.id(f"tag:{host},2026:status")
-    feed.title(f"{settings.consortium_name}: maintenance and incidents")
-    feed.author({"name": settings.consortium_name})
-    feed.link(href=f"{base_url}/feeds/status.atom", rel="self")
-    feed.link(href=f"{base_url}/status", rel="alternate")
-    feed.language("en")
-    entries: list[tuple[datetime, dict]] = []
-    for w in windows:
-        prefix = "Cancelled: " if w.cancelled_at else "Maintenance: "
-        when = local_range(w.starts_at, w.ends_at)
-        entries.append(
-            (
-                w.updated_at,
-                {
-                    "id": f"tag:{host},2026:maintenance/{w.id}",
-                    "title": f"{prefix}{w.title} ({when})",
-                    "link": f"{base_url}/maintenance/{w.id}",
-                    "summary": (
-                        f"{when}. Services: {', '.join(w.services)}. Impact: {w.impact}. "
-                        f"{w.description}"
-                    ).strip(),
-                    "published": w.created_at,
-                    "category": ["maintenance", *w.services],
-                },
-            )
-        )
-    for update, incident in updates:
-        entries.append(
-            (
-                update.created_at,
-                {
-                    "id": f"tag:{host},2026:incident/{incident.id}/update/{update.id}",
-                    "title": f"{incident.title}: {update.status.replace('_', ' ')}",
-                    "link": f"{base_url}/incidents/{incident.id}",
-                    "summary": update.body,
-                    "published": update.created_at,
-                    "category": ["incident", update.status],
-                },
-            )
-        )
-    entries.sort(key=lambda e: e[0], reverse=True)
-    feed.updated(entries[0][0] if entries else datetime(2026, 1, 1, tzinfo=UTC))
-    for updated, values in reversed(entries[:FEED_ENTRIES]):
-        entry = feed.add_entry()
-        entry.id(values["id"])
-        entry.title(values["title"])
-        entry.link(href=values["link"], rel="alternate")
-        entry.summary(values["summary"])
-        entry.published(values["published"])
-        entry.updated(updated)
-        for term in values["category"]:
-            entry.category(term=term)
-    return feed.atom_str(pretty=True)
-
-
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -259,24 +177,6 @@ def _windows_between(
     if institution:
         stmt = stmt.where(affects(institution))
     return list(session.exec(stmt.order_by(Maintenance.starts_at, Maintenance.id)).all())
-
-
-def affects(institution: str):
-    """A window for every member (no institutions listed) or one listing `institution`."""
-    listed = select(MaintenanceInstitution.maintenance_id).where(
-        MaintenanceInstitution.maintenance_id == Maintenance.id
-    )
-    return or_(
-        ~listed.exists(),
-        listed.where(MaintenanceInstitution.institution == institution).exists(),
-    )
-
-
-def local_range(start: datetime, end: datetime) -> str:
-    zone = get_settings().tz
-    a, b = start.astimezone(zone), end.astimezone(zone)
-    tail = f"{b:%H:%M %Z}" if a.date() == b.date() else f"{b:%a %Y-%m-%d %H:%M %Z}"
-    return f"{a:%a %Y-%m-%d %H:%M} – {tail}"
 
 
 def _aware(value: datetime) -> datetime:

@@ -12,9 +12,10 @@ from app.core.errors import NotAuthenticated, PermissionDenied
 from app.core.pagination import PageParams
 from app.models.common import MAX_ID
 from app.models.directory_change import DirectoryChange
+from app.models.incident import Incident
 from app.models.institution import Institution
 from app.models.liaison import Liaison
-from app.models.maintenance import Incident, Maintenance
+from app.models.maintenance import Maintenance
 from app.models.ticket import Ticket
 from app.models.user import User
 from app.services import (

@@ -216,6 +216,7 @@ def shared(
     context: ViewFn | None = None,
     event: str | None = None,
     exports: dict[str, Export] | None = None,
+    push: bool = True,
 ):
     """Decorates a resource route so it also answers browsers (page) and htmx (fragment).
 
@@ -223,8 +224,9 @@ def shared(
     a fragment is `context(View)` called for what the template needs beside the data. Headers
     the route sets on its `Response` parameter (Location, Link, ETag) reach every
     representation. After a write, htmx also gets the `event` as `HX-Trigger` and, where the
-    route set a `Location`, the URL pushed to history. `exports` are further representations
-    (CSV, vCard) chosen by `?format=` or `Accept`; each builds its own response.
+    route set a `Location`, the URL pushed to history (not with `push=False`: a reply joins
+    the page it was written on). `exports` are further representations (CSV, vCard) chosen by
+    `?format=` or `Accept`; each builds its own response.
     """
     exports = exports or {}
 
@@ -265,7 +267,7 @@ def shared(
             if kind is Representation.fragment and request.method not in ("GET", "HEAD"):
                 if event:
                     headers["HX-Trigger"] = event
-                if "location" in headers:
+                if push and "location" in headers:
                     headers["HX-Push-Url"] = headers["location"]
             return html(
                 request,

@@ -4,16 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
-from app.models.maintenance import (
-    Impact,
-    Incident,
-    IncidentService,
-    IncidentStatus,
-    IncidentUpdate,
-    Maintenance,
-    MaintenanceInstitution,
-    MaintenanceService,
-)
+from app.models.incident import Incident, IncidentService, IncidentStatus, IncidentUpdate
+from app.models.maintenance import Maintenance, MaintenanceInstitution, MaintenanceService
+from app.models.service import Impact
 
 
 class MaintenanceBuilders:

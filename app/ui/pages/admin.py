@@ -3,21 +3,18 @@
 Consortium admins only (the services check). Retry and discard are audited.
 """
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from app.core.pagination import PageParams, page
 from app.models.outbox import OutboxState
-from app.notify import outbox
-from app.web.deps import CurrentUser, SessionDep
+from app.services import outbox
+from app.web.deps import CurrentUser, Paging, SessionDep
 from app.web.render import Representation, html, representation
 
 router = APIRouter(include_in_schema=False)
 
 PROBLEM_STATES = [OutboxState.dead, OutboxState.failed]
-Paging = Annotated[PageParams, Depends()]
 
 
 @router.get("/admin")

@@ -1,17 +1,15 @@
 """The filing form and the patron-data check that warns before a report or reply is sent."""
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from app.models.ticket import (
-    MAX_TEXT,
+    PatronCheck,
     TicketCategory,
     TicketEnvironment,
     TicketPriority,
     TicketProduct,
 )
-from app.services import status
-from app.services.ticket_privacy import find_patron_data
+from app.services import status, tickets
 from app.web.deps import CurrentUser, SessionDep
 from app.web.render import html
 
@@ -28,16 +26,6 @@ Steps to reproduce, and what you already tried:
 """
 
 
-class PatronCheck(BaseModel):
-    """Whatever text fields the form sends; the rest of the form is ignored."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    subject: str | None = Field(default=None, max_length=200)
-    description: str | None = Field(default=None, max_length=MAX_TEXT)
-    body: str | None = Field(default=None, max_length=MAX_TEXT)
-
-
 @router.get("/tickets/new")
 def new_ticket(request: Request, session: SessionDep, user: CurrentUser):
     """Shows current maintenance and open incidents first: the problem may be a known one."""
@@ -51,11 +39,14 @@ def new_ticket(request: Request, session: SessionDep, user: CurrentUser):
         categories=list(TicketCategory),
         priorities=list(TicketPriority),
         template_text=REPORT_TEMPLATE,
+        sees_patron_data=tickets.sees_patron_data(user),
     )
 
 
 @router.post("/tickets/check")
 def check_patron_data(request: Request, session: SessionDep, user: CurrentUser, data: PatronCheck):
     """A warning fragment (empty when nothing looks like patron data)."""
-    findings = find_patron_data(session=session, texts=[data.subject, data.description, data.body])
+    findings = tickets.find_patron_data(
+        session=session, texts=[data.subject, data.description, data.body]
+    )
     return html(request, "tickets/_warning.html", findings=findings)

@@ -7,6 +7,7 @@ file is served only through the ticket's visibility rule, always as a download.
 import hashlib
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlmodel import Session, col, select
 
@@ -21,7 +22,7 @@ from app.models.ticket import (
     TicketStatus,
 )
 from app.models.user import User
-from app.services import audit, tickets
+from app.services.tickets.records import add_event, audited, columns, touch
 
 SIGNATURES: list[tuple[bytes, str]] = [
     (b"%PDF-", "application/pdf"),
@@ -52,17 +53,24 @@ def directory() -> Path:
     return Path(get_settings().ticket_attachment_dir)
 
 
+def max_bytes() -> int:
+    """The largest file a ticket takes (the request-body limit allows for it too)."""
+    return get_settings().ticket_attachment_max_bytes
+
+
 def add_attachment(
-    *, session: Session, actor: User, ticket: Ticket, filename: str, content: bytes
+    *, session: Session, actor: User, ticket: Ticket, filename: str, stream: BinaryIO
 ) -> TicketAttachment:
-    limit = get_settings().ticket_attachment_max_bytes
-    if ticket.status == TicketStatus.closed or ticket.merged_into is not None:
-        raise Conflict("A closed or merged ticket takes no more attachments.")
+    """Reads at most one byte more than the limit, so an oversized upload is refused unread."""
+    limit = max_bytes()
+    content = stream.read(limit + 1)
     if len(content) > limit:
         raise Invalid(
             f"The file is larger than {limit} bytes.",
             [FieldError("file", f"must be at most {limit} bytes")],
         )
+    if ticket.status == TicketStatus.closed or ticket.merged_into is not None:
+        raise Conflict("A closed or merged ticket takes no more attachments.")
     if not content:
         raise Invalid("The file is empty.", [FieldError("file", "is empty")])
     media_type = sniff(content)
@@ -90,7 +98,7 @@ def add_attachment(
         session.add(attachment)
         session.flush()
         now = utcnow()
-        tickets.add_event(
+        add_event(
             session,
             ticket,
             actor,
@@ -98,16 +106,10 @@ def add_attachment(
             {"attachment": attachment.id},
             at=now,
         )
-        tickets.touch(ticket, now)
+        touch(ticket, now)
         session.add(ticket)
-        audit.record(
-            session,
-            actor=actor,
-            action="attach",
-            entity_type="ticket",
-            entity_id=ticket.number,
-            after={"attachment": attachment.id, "size": attachment.size, "type": media_type},
-        )
+        after = {"attachment": attachment.id, "size": attachment.size, "type": media_type}
+        audited(session, ticket, actor, "attach", after)
         session.commit()
     except Exception:
         path.unlink(missing_ok=True)  # no file without its row
@@ -138,6 +140,5 @@ def file_path(attachment: TicketAttachment) -> Path:
 def attachment_public(attachment: TicketAttachment, ticket: Ticket) -> AttachmentPublic:
     url = f"/tickets/{ticket.number}/attachments/{attachment.id}"
     return AttachmentPublic.model_validate(
-        {c.key: getattr(attachment, c.key) for c in attachment.__table__.columns}
-        | {"ticket": ticket.number, "url": url}
+        columns(attachment) | {"ticket": ticket.number, "url": url}
     )

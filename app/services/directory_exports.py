@@ -1,208 +1,18 @@
-"""Around the directory: freshness confirmations, the gaps report, invitations, CSV and vCard."""
+"""The directory as files: CSV and vCard 4.0 out, CSV in (checked row by row, all or nothing)."""
 
 import csv
-import hashlib
 import io
-import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
 
 from pydantic import ValidationError
-from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.core import security
-from app.core.config import get_settings
-from app.core.db import utcnow
-from app.core.errors import Conflict, FieldError, Invalid, NotFound, PermissionDenied
-from app.models.directory import (
-    DirectoryConfirmation,
-    DirectoryGap,
-    DirectoryInvitation,
-    DirectoryInvitationPublic,
-)
-from app.models.institution import Institution, InstitutionStatus
-from app.models.liaison import (
-    SEATS,
-    Appointment,
-    ContactRole,
-    Liaison,
-    LiaisonCreate,
-    LiaisonPublic,
-)
-from app.models.user import Role, User
-from app.notify.outbox import enqueue
-from app.services import audit, liaisons
-from app.services.access import is_staff, require_staff
-
-# --- freshness --------------------------------------------------------------------------------
-
-
-def confirm(*, session: Session, actor: User, code: str) -> DirectoryConfirmation:
-    """One click: "our entries are correct", by the institution's director or liaison (or staff)."""
-    if not is_staff(actor):
-        if actor.institution != code:
-            raise NotFound(f"No institution {code} among yours.")
-        if Role(actor.role) not in (Role.director, Role.liaison):
-            raise PermissionDenied("Only the director or liaison confirms the directory.")
-    confirmation = DirectoryConfirmation(institution=code, confirmed_by=actor.id)
-    session.add(confirmation)
-    audit.record(
-        session,
-        actor=actor,
-        action="confirm",
-        entity_type="institution",
-        entity_id=code,
-        after={"directory_confirmed_at": confirmation.confirmed_at.isoformat()},
-    )
-    session.commit()
-    return confirmation
-
-
-def last_confirmation(*, session: Session, code: str) -> DirectoryConfirmation | None:
-    return session.exec(
-        select(DirectoryConfirmation)
-        .where(DirectoryConfirmation.institution == code)
-        .order_by(DirectoryConfirmation.confirmed_at.desc())
-    ).first()
-
-
-def gaps(*, session: Session, actor: User, now: datetime | None = None) -> list[DirectoryGap]:
-    """Active institutions with an empty liaison or director seat, or a stale confirmation."""
-    require_staff(actor, "see the directory gaps")
-    cutoff = (now or utcnow()) - timedelta(days=get_settings().directory_confirm_days)
-    members = session.exec(
-        select(Institution.code, Institution.name)
-        .where(Institution.status == InstitutionStatus.active)
-        .order_by(Institution.name)
-    ).all()
-    filled: dict[str, set[str]] = {}
-    for code, role in session.exec(
-        select(Appointment.institution, Appointment.role).where(
-            Appointment.ended_on.is_(None), Appointment.role.in_(SEATS)
-        )
-    ).all():
-        filled.setdefault(code, set()).add(ContactRole(role).value)
-    confirmed = dict(
-        session.exec(
-            select(
-                DirectoryConfirmation.institution, func.max(DirectoryConfirmation.confirmed_at)
-            ).group_by(DirectoryConfirmation.institution)
-        ).all()
-    )
-    result = []
-    for code, name in members:
-        vacant = [s.value for s in SEATS if s.value not in filled.get(code, set())]
-        at = confirmed.get(code)
-        if at is not None and at.tzinfo is None:  # an aggregate bypasses the column type
-            at = at.replace(tzinfo=cutoff.tzinfo)
-        stale = at is None or at < cutoff
-        if vacant or stale:
-            result.append(
-                DirectoryGap(
-                    institution=code, name=name, vacant=vacant, confirmed_at=at, stale=stale
-                )
-            )
-    return result
-
-
-# --- invitations ------------------------------------------------------------------------------
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def invite(*, session: Session, actor: User, liaison: Liaison) -> DirectoryInvitationPublic:
-    """A single-use link, shown to staff and e-mailed through the outbox."""
-    require_staff(actor, "invite people to sign in")
-    person = liaisons.public(liaison)
-    if not person.active:
-        raise Conflict(f"{liaison.name} holds no current appointment to sign in for.")
-    token = secrets.token_urlsafe(32)
-    settings = get_settings()
-    invitation = DirectoryInvitation(
-        liaison_id=liaison.id,
-        token_hash=_digest(token),
-        expires_at=utcnow() + timedelta(hours=settings.directory_invitation_hours),
-        created_by=actor.id,
-    )
-    session.add(invitation)
-    path = f"/invitations/{token}"
-    role = liaisons.account_role(set(person.roles))
-    enqueue(
-        session,
-        to=liaison.email,
-        template="directory/invitation",
-        context={
-            "name": liaison.name,
-            "institution": liaison.institution,
-            "role": role.value.replace("_", " "),
-            "url": settings.portal_url.rstrip("/") + path,
-            "expires_at": invitation.expires_at.astimezone(settings.tz).strftime(
-                "%Y-%m-%d %H:%M %Z"
-            ),
-        },
-    )
-    audit.record(
-        session,
-        actor=actor,
-        action="invite",
-        entity_type="liaison",
-        entity_id=str(liaison.id),
-        after={"expires_at": invitation.expires_at.isoformat()},
-    )
-    session.commit()
-    return DirectoryInvitationPublic(
-        liaison_id=liaison.id, url=path, expires_at=invitation.expires_at
-    )
-
-
-def open_invitation(*, session: Session, token: str) -> tuple[DirectoryInvitation, Liaison]:
-    invitation = session.exec(
-        select(DirectoryInvitation).where(DirectoryInvitation.token_hash == _digest(token))
-    ).first()
-    if invitation is None or invitation.used_at is not None or invitation.expires_at < utcnow():
-        raise NotFound(
-            "This invitation link is unknown, used or expired; ask the consortium office."
-        )
-    return invitation, liaisons.get_liaison(session=session, liaison_id=invitation.liaison_id)
-
-
-def accept_invitation(*, session: Session, token: str, password: str) -> User:
-    """Creates or re-opens the account; its role and institution follow the appointments."""
-    invitation, liaison = open_invitation(session=session, token=token)
-    roles = {ContactRole(a.role) for a in liaison.appointments if a.ended_on is None}
-    if not roles:
-        raise Conflict(f"{liaison.name} no longer holds an appointment.")
-    problem = security.password_problem(password, liaison.email)
-    if problem:
-        raise Invalid(f"The password {problem}.", [FieldError("password", problem)])
-    user = session.exec(select(User).where(User.email == liaison.email)).first()
-    if user is not None and Role(user.role).is_consortium:
-        raise Conflict("This e-mail address belongs to a consortium account.")
-    if user is None:
-        user = User(email=liaison.email, name=liaison.name, role=Role.library_staff)
-    user.role = liaisons.account_role(roles)
-    user.institution = liaison.institution
-    user.active = True
-    user.password_hash = security.hash_password(password)
-    session.add(user)
-    session.flush()
-    liaison.account = user.id
-    invitation.used_at = utcnow()
-    session.add_all([liaison, invitation])
-    audit.record(
-        session,
-        actor=user,
-        action="accept_invitation",
-        entity_type="user",
-        entity_id=str(user.id),
-        after=audit.snapshot(user, exclude={"password_hash"}),
-    )
-    session.commit()
-    return user
-
+from app.core.db import committed
+from app.models.institution import Institution
+from app.models.liaison import SEATS, Liaison, LiaisonCreate, LiaisonPublic
+from app.models.user import User
+from app.services import liaisons
+from app.services.access import require_staff
 
 # --- export -----------------------------------------------------------------------------------
 
@@ -350,7 +160,7 @@ def import_csv(
         report.errors.extend(RowProblem(line, f, r) for f, r in problems)
     if report.errors or dry_run:
         return report
-    with liaisons.write(session):
+    with committed(session, liaisons.SEAT_CONFLICT):
         for data in parsed:
             liaisons.apply_create(session=session, actor=actor, data=data)
             report.created += 1

@@ -1,17 +1,15 @@
-"""Sign-in, sign-out, the dashboard and the institution forms."""
+"""Sign-in and sign-out for browsers: the session cookie (API clients use `/auth/token`)."""
 
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse
 
 from app.core import security
-from app.core.config import get_settings
 from app.core.errors import NotAuthenticated, PermissionDenied, TooManyRequests
-from app.models.institution import InstitutionKind, InstitutionStatus
-from app.services import access, auth, institutions
-from app.web.deps import CurrentUser, InstitutionDep, OptionalUser, SessionDep, client_address
+from app.services import auth
+from app.web.deps import OptionalUser, SessionDep, client_address
 from app.web.render import html
 
 router = APIRouter(include_in_schema=False)
@@ -79,47 +77,3 @@ def logout(
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(security.COOKIE_NAME, path="/", httponly=True, samesite="lax")
     return response
-
-
-@router.get("/")
-def home(request: Request, session: SessionDep, user: OptionalUser) -> Response:
-    if user is None:
-        return RedirectResponse("/login", status_code=303)
-    institution = (
-        institutions.get_institution(session=session, code=user.institution)
-        if user.institution
-        else None
-    )
-    return html(
-        request,
-        "home.html",
-        institution=institution,
-        member_counts=institutions.count_by_status(session=session),
-    )
-
-
-@router.get("/institutions/new")
-def new_institution(request: Request, user: CurrentUser):
-    access.require_staff(user, "add institutions")
-    return html(
-        request,
-        "institutions/form.html",
-        institution=None,
-        kinds=list(InstitutionKind),
-        statuses=list(InstitutionStatus),
-        alma_prefix=get_settings().alma_code_prefix,
-    )
-
-
-@router.get("/institutions/{code}/edit")
-def edit_institution(request: Request, user: CurrentUser, institution: InstitutionDep):
-    access.require_staff(user, "edit institutions")
-    current = InstitutionStatus(institution.status)
-    statuses = [current, *sorted(institutions.TRANSITIONS[current])]
-    return html(
-        request,
-        "institutions/form.html",
-        institution=institution,
-        kinds=list(InstitutionKind),
-        statuses=statuses,
-    )

@@ -1,0 +1,130 @@
+"""Incidents: unplanned problems, their timeline of updates, and the tickets libraries linked
+to them."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, Text
+from sqlmodel import Field, Relationship, SQLModel
+
+from app.core.db import EnumString, UTCDateTime, utcnow
+from app.models.common import FormInput
+from app.models.maintenance import NAIVE_TIMES, LocalTime
+from app.models.service import Choices, Impact
+
+
+class IncidentStatus(StrEnum):
+    investigating = "investigating"
+    identified = "identified"
+    monitoring = "monitoring"
+    resolved = "resolved"
+
+
+class IncidentService(SQLModel, table=True):
+    __tablename__ = "incident_service"
+
+    incident_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True)
+    )
+    service: str = Field(foreign_key="service.slug", primary_key=True, max_length=40, index=True)
+
+
+class IncidentUpdate(SQLModel, table=True):
+    """One entry of an incident's timeline."""
+
+    __tablename__ = "incident_update"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("incident.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
+    status: IncidentStatus = Field(sa_type=EnumString(IncidentStatus, 16))
+    body: str = Field(max_length=5000, sa_type=Text)
+    author: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class IncidentTicket(SQLModel, table=True):
+    """A library's ticket linked to an incident ("me too")."""
+
+    __tablename__ = "incident_ticket"
+
+    incident_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True)
+    )
+    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True, index=True)
+    institution: str = Field(foreign_key="institution.code", max_length=8)
+    linked_by: int | None = Field(default=None, foreign_key="user_account.id")
+    linked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class IncidentBase(SQLModel):
+    title: str = Field(min_length=1, max_length=200)
+    impact: Impact = Field(default=Impact.degraded, sa_type=EnumString(Impact, 16))
+
+
+class Incident(IncidentBase, table=True):
+    __table_args__ = (Index("ix_incident_status_started_at", "status", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: IncidentStatus = Field(
+        default=IncidentStatus.investigating, sa_type=EnumString(IncidentStatus, 16)
+    )
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    created_by: int | None = Field(default=None, foreign_key="user_account.id")
+
+    service_links: list[IncidentService] = Relationship(
+        sa_relationship_kwargs={"lazy": "selectin", "cascade": "all, delete-orphan"}
+    )
+    updates: list[IncidentUpdate] = Relationship(
+        sa_relationship_kwargs={
+            "lazy": "selectin",
+            "cascade": "all, delete-orphan",
+            "order_by": "IncidentUpdate.created_at.desc(), IncidentUpdate.id.desc()",
+        }
+    )
+
+    @property
+    def services(self) -> list[str]:
+        return sorted(link.service for link in self.service_links)
+
+
+class IncidentCreate(FormInput, IncidentBase):
+    services: Choices = Field(min_length=1, description="Service slugs, see `/services`.")
+    body: str = Field(min_length=1, max_length=5000, description="The first timeline entry.")
+    status: IncidentStatus = IncidentStatus.investigating
+    started_at: LocalTime | None = Field(default=None, description=NAIVE_TIMES)
+
+
+class IncidentUpdateCreate(FormInput):
+    status: IncidentStatus
+    body: str = Field(min_length=1, max_length=5000)
+    impact: Impact | None = None
+
+
+class IncidentUpdatePublic(SQLModel):
+    id: int
+    status: IncidentStatus
+    body: str
+    author: int | None
+    created_at: datetime
+
+
+class IncidentPublic(IncidentBase):
+    id: int
+    status: IncidentStatus
+    services: list[str]
+    started_at: datetime
+    resolved_at: datetime | None
+    updated_at: datetime
+    updates: list[IncidentUpdatePublic]
+    reports: int = Field(default=0, description="How many libraries linked a ticket to it.")
+
+
+class IncidentTicketCreate(FormInput):
+    ticket: str = Field(min_length=1, max_length=40, description="The ticket's number.")

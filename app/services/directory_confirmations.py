@@ -1,0 +1,80 @@
+"""An institution's directory freshness ("our entries are correct") and the gaps report."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.core.config import get_settings
+from app.core.db import utcnow
+from app.models.directory import DirectoryConfirmation, DirectoryGap
+from app.models.institution import Institution, InstitutionStatus
+from app.models.liaison import SEATS, Appointment, ContactRole
+from app.models.user import User
+from app.services import audit
+from app.services.access import require_library_lead, require_staff
+from app.services.liaisons import vacant_seats
+
+
+def confirm(*, session: Session, actor: User, code: str) -> DirectoryConfirmation:
+    """One click: "our entries are correct", by the institution's director or liaison (or staff)."""
+    require_library_lead(actor, code, "confirm the directory")
+    confirmation = DirectoryConfirmation(institution=code, confirmed_by=actor.id)
+    session.add(confirmation)
+    audit.record(
+        session,
+        actor=actor,
+        action="confirm",
+        entity_type="institution",
+        entity_id=code,
+        after={"directory_confirmed_at": confirmation.confirmed_at.isoformat()},
+    )
+    session.commit()
+    return confirmation
+
+
+def last_confirmation(*, session: Session, code: str) -> DirectoryConfirmation | None:
+    return session.exec(
+        select(DirectoryConfirmation)
+        .where(DirectoryConfirmation.institution == code)
+        .order_by(DirectoryConfirmation.confirmed_at.desc())
+    ).first()
+
+
+def gaps(*, session: Session, actor: User, now: datetime | None = None) -> list[DirectoryGap]:
+    """Active institutions with an empty liaison or director seat, or a stale confirmation."""
+    require_staff(actor, "see the directory gaps")
+    cutoff = (now or utcnow()) - timedelta(days=get_settings().directory_confirm_days)
+    members = session.exec(
+        select(Institution.code, Institution.name)
+        .where(Institution.status == InstitutionStatus.active)
+        .order_by(Institution.name)
+    ).all()
+    held: dict[str, set[ContactRole]] = {}
+    for code, role in session.exec(
+        select(Appointment.institution, Appointment.role).where(
+            Appointment.ended_on.is_(None), Appointment.role.in_(SEATS)
+        )
+    ).all():
+        held.setdefault(code, set()).add(ContactRole(role))
+    confirmed = dict(
+        session.exec(
+            select(
+                DirectoryConfirmation.institution, func.max(DirectoryConfirmation.confirmed_at)
+            ).group_by(DirectoryConfirmation.institution)
+        ).all()
+    )
+    result = []
+    for code, name in members:
+        vacant = [s.value for s in vacant_seats(held.get(code, ()))]
+        at = confirmed.get(code)
+        if at is not None and at.tzinfo is None:  # an aggregate bypasses the column type
+            at = at.replace(tzinfo=cutoff.tzinfo)
+        stale = at is None or at < cutoff
+        if vacant or stale:
+            result.append(
+                DirectoryGap(
+                    institution=code, name=name, vacant=vacant, confirmed_at=at, stale=stale
+                )
+            )
+    return result

@@ -1,0 +1,72 @@
+"""Problem reports from filing to resolution, by concern:
+
+- `queries`: who sees which ticket, the list with filters and keyset cursor, the JSON shapes
+- `workflow`: filing and numbering, edits, status transitions, assignment, watchers, comments,
+  merging
+- `privacy`: the patron-data check before sending, and redaction
+- `notices`: who is e-mailed (through the outbox) about what
+- `attachments`, `search` (full text), `sla` (the business-hours clock)
+- `records`: what every write shares (row lock, version, timeline events, audit entries)
+
+Imports run one way: records ← sla, search ← queries ← notices ← workflow; privacy and
+attachments need only records. The names routes and other slices use are re-exported here.
+"""
+
+from app.services.tickets.privacy import find_patron_data, redact
+from app.services.tickets.queries import (
+    TicketFilters,
+    TicketSort,
+    TicketView,
+    TicketWindow,
+    assignable,
+    by_number,
+    can_see,
+    comment_public,
+    encode_cursor,
+    get_ticket,
+    list_comments,
+    list_events,
+    list_tickets,
+    people,
+    public,
+    sees_patron_data,
+    to_public,
+    visible,
+)
+from app.services.tickets.records import etag
+from app.services.tickets.workflow import (
+    add_comment,
+    create_ticket,
+    merge_ticket,
+    next_statuses,
+    update_ticket,
+)
+
+__all__ = [
+    "TicketFilters",
+    "TicketSort",
+    "TicketView",
+    "TicketWindow",
+    "add_comment",
+    "assignable",
+    "by_number",
+    "can_see",
+    "comment_public",
+    "create_ticket",
+    "encode_cursor",
+    "etag",
+    "find_patron_data",
+    "get_ticket",
+    "list_comments",
+    "list_events",
+    "list_tickets",
+    "merge_ticket",
+    "next_statuses",
+    "people",
+    "public",
+    "redact",
+    "sees_patron_data",
+    "to_public",
+    "update_ticket",
+    "visible",
+]

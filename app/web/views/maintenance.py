@@ -1,0 +1,45 @@
+"""What maintenance pages need beside the windows: filter and form choices, the month grid."""
+
+import calendar
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session
+
+from app.core.config import get_settings
+from app.models.maintenance import Maintenance, MaintenanceStatus
+from app.models.service import Impact
+from app.services.maintenance import windows_in_month
+from app.services.service_catalogue import list_services
+from app.web.render import View
+
+
+def listing(view: View) -> dict[str, Any]:
+    return {"statuses": list(MaintenanceStatus)}
+
+
+def form(session: Session, window: Maintenance | None) -> dict[str, Any]:
+    """The schedule (no `window`) or edit form."""
+    return {"window": window, "services": list_services(session=session), "impacts": list(Impact)}
+
+
+def month(session: Session, year: int, number: int) -> dict[str, Any]:
+    """Weeks of (day, windows) in the consortium's zone; a window over midnight shows on both
+    days."""
+    zone = get_settings().tz
+    by_day: dict[date, list[Maintenance]] = {}
+    for w in windows_in_month(session=session, year=year, month=number):
+        first, last = w.starts_at.astimezone(zone).date(), w.ends_at.astimezone(zone).date()
+        for day in (first, last) if first != last else (first,):
+            by_day.setdefault(day, []).append(w)
+    weeks = [
+        [(day, by_day.get(day, [])) for day in week]
+        for week in calendar.Calendar().monthdatescalendar(year, number)
+    ]
+    return {
+        "weeks": weeks,
+        "month": number,
+        "month_name": f"{calendar.month_name[number]} {year}",
+        "previous": f"{year - (number == 1)}-{(number - 2) % 12 + 1:02d}",
+        "following": f"{year + (number == 12)}-{number % 12 + 1:02d}",
+    }
