@@ -1,6 +1,7 @@
 """Issue 10: security headers, production defaults, secrets kept out of logs."""
 
 import logging
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from app.core.logging import JsonFormatter
 from app.core.middleware import CSP, loggable_path
 from app.main import create_app
 from app.models.user import Role
+from app.web.render import TEMPLATES_DIR as TEMPLATES
 
 
 @pytest.fixture
@@ -59,9 +61,17 @@ def test_every_response_carries_the_security_headers(client, path, headers):
     assert "strict-transport-security" not in response.headers  # development: plain http
 
 
-def test_pages_have_no_inline_script_or_style(client, make):
+def test_templates_have_no_inline_script_or_style():
     """The CSP forbids them: anything inline would silently stop working in the browser."""
-    user, headers = make.signed_in(Role.consortium_staff)
+    for template in TEMPLATES.rglob("*.html"):
+        body = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", body), template
+        assert "<style" not in body and " style=" not in body, template
+        assert not re.search(r"\son[a-z]+=", body), template
+
+
+def test_pages_have_no_inline_script_or_style(client, make):
+    _, headers = make.signed_in(Role.consortium_staff)
     for path in ("/", "/status", "/tickets", "/institutions", "/maintenance", "/login"):
         body = client.get(path, headers={**headers, "Accept": "text/html"}).text
         assert "<script>" not in body and "<script type" not in body, path
@@ -70,9 +80,7 @@ def test_pages_have_no_inline_script_or_style(client, make):
         assert " onclick=" not in body and " onload=" not in body, path
 
 
-def test_production_sends_hsts_and_keeps_the_api_documents_for_signed_in_people(
-    production, make
-):
+def test_production_sends_hsts_and_keeps_the_api_documents_for_signed_in_people(production, make):
     client = production()
     response = client.get("/status")
     assert response.headers["strict-transport-security"].startswith("max-age=31536000")
