@@ -29,7 +29,14 @@ app.add_typer(users_app, name="users")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="PORTAL_SERVE_WORKERS",
+            help="App processes (stateless: any number can serve one PostgreSQL database).",
+        ),
+    ] = 1,
     outbox_worker: Annotated[
         bool | None,
         typer.Option(
@@ -60,6 +67,9 @@ def serve(
             workers=workers,
             access_log=False,
             server_header=False,  # do not announce the server
+            # A process must answer the supervisor within this long, or it is restarted: more
+            # than uvicorn's 5 s, which a busy machine's imports alone can take.
+            timeout_worker_healthcheck=30,
         )
     finally:
         if stop is not None:

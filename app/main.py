@@ -7,33 +7,44 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from app.api import (
+    account,
+    announcements,
     audit,
     auth,
     directory_changes,
+    duties,
+    events,
     health,
     incidents,
     institutions,
     liaisons,
+    lists,
     maintenance,
     reports,
     service_catalogue,
     status,
     tickets,
+    users,
 )
 from app.core import logging as portal_logging
 from app.core.config import get_settings
 from app.core.middleware import BodyLimit, DeferredCookie, RequestContext, SecurityHeaders
 from app.ui.pages import admin, api_docs
+from app.ui.pages import announcements as announcements_pages
 from app.ui.pages import auth as auth_pages
 from app.ui.pages import directory_changes as directory_changes_pages
+from app.ui.pages import events as events_pages
+from app.ui.pages import duties as duties_pages
 from app.ui.pages import home as home_pages
 from app.ui.pages import incidents as incidents_pages
 from app.ui.pages import institutions as institutions_pages
 from app.ui.pages import invitations as invitations_pages
 from app.ui.pages import liaisons as liaisons_pages
+from app.ui.pages import lists as lists_pages
 from app.ui.pages import maintenance as maintenance_pages
 from app.ui.pages import status as status_pages
 from app.ui.pages import tickets as tickets_pages
+from app.ui.pages import users as users_pages
 from app.web import problems
 
 STATIC_DIR = Path(__file__).parent / "ui" / "static"
@@ -45,23 +56,34 @@ ROUTERS = (
     institutions_pages.router,
     liaisons_pages.router,
     directory_changes_pages.router,
+    duties_pages.router,
     invitations_pages.router,
     incidents_pages.router,
     maintenance_pages.router,
     status_pages.router,
     tickets_pages.router,
+    users_pages.router,
+    lists_pages.router,
+    announcements_pages.router,
+    events_pages.router,
+    account.router,
+    announcements.router,
     audit.router,
     auth.router,
     directory_changes.router,
+    duties.router,
+    events.router,
     health.router,
     incidents.router,
     institutions.router,
     liaisons.router,
+    lists.router,
     maintenance.router,
     reports.router,
     service_catalogue.router,
     status.router,
     tickets.router,
+    users.router,
 )
 
 

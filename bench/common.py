@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -369,6 +369,7 @@ def in_process(database_url: str) -> Iterator[tuple[TestClient, Engine]]:
 class Observation:
     statements: list[str]  # the SQL, in order (SQLite's explicit BEGIN left out)
     thread_hops: int  # hand-offs to the thread pool
+    parameters: list[Any] = field(default_factory=list)  # what each statement was given
 
 
 def observe(
@@ -383,15 +384,18 @@ def observe(
     how often it hands work to the thread pool: each `def` dependency (twice for one that
     yields), each `def` endpoint and, for a `def` endpoint, the validation of its response
     model. Each hop costs a thread switch and a fight for the GIL (DESIGN.md §8). SQLite's
-    explicit `BEGIN` is left out so both databases count the same statements. Raises if the
-    request fails: a failed request's counts would mislead."""
+    explicit `BEGIN` is left out so both databases count the same statements. The parameters
+    each statement was given are kept too, so `bench.floor` can replay the request's SQL.
+    Raises if the request fails: a failed request's counts would mislead."""
     seen: list[str] = []
+    given: list[Any] = []
     hops = 0
     run_sync = anyio.to_thread.run_sync
 
     def capture(conn, cursor, statement: str, parameters, context, executemany) -> None:
         if statement.strip().upper() != "BEGIN":
             seen.append(statement)
+            given.append(parameters)
 
     async def counting_run_sync(*args: Any, **kwargs: Any) -> Any:
         nonlocal hops
@@ -408,7 +412,7 @@ def observe(
             event.remove(engine, "before_cursor_execute", capture)
     if response.status_code >= 400:
         raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text}")
-    return Observation(statements=seen, thread_hops=hops)
+    return Observation(statements=seen, thread_hops=hops, parameters=given)
 
 
 def statements(

@@ -3,6 +3,11 @@
 PostgreSQL, with 32 concurrent clients (issue 5).
 
     .venv/bin/python -m bench.status [--duration 10] [--only sqlite|postgres]
+
+Each body is rendered once per version of what it shows and reused (`app.web.caching`), so
+`sql/req` (one request after another, in-process) is the steady state: the fingerprint, one
+statement; `sql/build` is the first request after a change, which builds and renders the body.
+`cpu_ms` is the server's CPU per request under load, mostly reused bodies.
 """
 
 import argparse
@@ -15,6 +20,7 @@ from sqlmodel import Session
 from app.models.incident import Incident, IncidentService, IncidentStatus, IncidentUpdate
 from app.models.maintenance import Maintenance, MaintenanceService
 from app.models.service import Impact
+from app.web import caching
 from bench.common import TMP, count_statements, drive, report, start_server
 
 YEARS = 5
@@ -105,7 +111,12 @@ def main() -> None:
                     figures = drive(
                         base_url + path, sent, concurrency=args.concurrency, duration=args.duration
                     )
-                    sql = count_statements("GET", path, sent, url) if kind == "plain" else None
+                    if kind == "plain":
+                        caching.clear()
+                        build = count_statements("GET", path, sent, url)
+                        sql = count_statements("GET", path, sent, url)
+                    else:
+                        build = sql = None
                     rows.append(
                         {
                             "database": database,
@@ -113,6 +124,7 @@ def main() -> None:
                             "bytes": len(first.content) if kind == "plain" else 0,
                             **figures,
                             "sql/req": sql,
+                            "sql/build": build,
                         }
                     )
         report(

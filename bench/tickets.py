@@ -1,14 +1,18 @@
-"""Tickets at scale (issue 4): a generator for 1,000,000 tickets with comments, then the list
-with filters (first page and a page deep in the result), full-text search, the ticket page and
-filing under concurrency — p50/p99 and SQL statements per request, on SQLite and PostgreSQL.
+"""Tickets at scale (issues 4 and 11): a generator for 1,000,000 tickets with comments, then the
+staff queue in SLA order (JSON and page), the list with filters (first page and a page deep in
+the result), full-text search, the ticket page and filing under concurrency — p50/p99, CPU
+and SQL statements per request, on SQLite (one app process) and PostgreSQL (two, as issue 11
+asks), and each list query's `EXPLAIN` plan, to show it runs on its index.
 
     .venv/bin/python -m bench.tickets [--tickets 1000000] [--duration 10] [--only sqlite|postgres]
+        [--workers 2] [--no-plans]
 
 The generator writes in bulk (executemany on SQLite, COPY on PostgreSQL) and fills the search
 index in one statement per table, so a million tickets take minutes, not hours.
 """
 
 import argparse
+import os
 import random
 import statistics
 import time
@@ -21,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from app.core.config import get_settings
 from app.services.tickets import TicketSort, encode_cursor
-from bench.common import TMP, count_statements, drive, report, start_server, token
+from bench.common import TMP, count_statements, drive, observe, report, start_server, token
 
 # Databases of their own: other benchmarks reset the shared `bench` ones while this one runs.
 DATABASES = {
@@ -46,8 +50,9 @@ CATEGORIES = ["access_login", "discovery_primo", "fulfillment", "resource_sharin
 BATCH = 20_000
 TICKET_COLUMNS = (
     "id, number, subject, description, institution, requester, assignee, category, priority, "
-    "status, product, environment, contains_patron_data, version, created_at, updated_at, "
-    "first_response_at, resolved_at, response_due_at, resolution_due_at"
+    "status, product, environment, contains_patron_data, version, public_version, created_at, "
+    "updated_at, public_updated_at, first_response_at, resolved_at, response_due_at, "
+    "resolution_due_at, sla_due_at"
 )
 COMMENT_COLUMNS = "id, ticket_id, author, body, internal, created_at"
 
@@ -86,16 +91,19 @@ def generate(database_url: str, count: int, comments_per_ticket: int = 2) -> Non
         status = _status(rng, now - created)
         words = " ".join(rng.choices(WORDS, k=3) + rng.choices(RARE, k=9))
         done = status in ("resolved", "closed")
+        updated = created + timedelta(hours=rng.randrange(1, 400))
+        responded = created + timedelta(hours=2) if status != "new" else None
+        respond_by, resolve_by = created + timedelta(hours=8), created + timedelta(days=5)
+        running = not done and not status.startswith("pending")
+        due = (respond_by if responded is None else resolve_by) if running else None
         tickets.append(
             (
                 i, f"{year}-{serial[year]:05d}", f"Bench {' '.join(rng.choices(WORDS, k=4))}",
                 f"Synthetic report {i}: {words}", library, requester,
                 rng.choice(staff) if status != "new" else None, rng.choice(CATEGORIES),
-                rng.choice(PRIORITIES), status, "alma", "production", False, 1, created,
-                created + timedelta(hours=rng.randrange(1, 400)),
-                created + timedelta(hours=2) if status != "new" else None,
-                created + timedelta(days=3) if done else None,
-                created + timedelta(hours=8), created + timedelta(days=5),
+                rng.choice(PRIORITIES), status, "alma", "production", False, 1, 1, created,
+                updated, updated, responded, created + timedelta(days=3) if done else None,
+                respond_by, resolve_by, due,
             )
         )  # fmt: skip
         for k in range(rng.randrange(comments_per_ticket * 2 + 1)):
@@ -201,7 +209,9 @@ def deep_cursor(database_url: str, position: int) -> str:
     created = row.created_at
     if isinstance(created, str):
         created = datetime.fromisoformat(created).replace(tzinfo=UTC)
-    return encode_cursor(TicketSort.created_desc, created, row.id, total)
+    return encode_cursor(
+        TicketSort.created_desc, created, row.id, min(total, 10_000), total > 10_000
+    )
 
 
 def file_concurrently(base_url: str, bearer: str, clients: int, per_client: int) -> dict:
@@ -238,37 +248,73 @@ def file_concurrently(base_url: str, bearer: str, clients: int, per_client: int)
     }
 
 
+def explain(database_url: str, path: str, headers: dict) -> list[str]:
+    """The plan of every ticket query one request runs, with the parameters it ran with
+    (`EXPLAIN` on PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite), one line per plan step."""
+    seen = observe("GET", path, headers, database_url)
+    postgres = make_url(database_url).get_backend_name() == "postgresql"
+    engine = create_engine(database_url)
+    lines = []
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        for statement, parameters in zip(seen.statements, seen.parameters, strict=True):
+            if "FROM ticket" not in statement:
+                continue  # the signed-in user's lookup
+            if postgres:
+                with raw.cursor() as cursor:
+                    cursor.execute("EXPLAIN " + statement, parameters)
+                    lines += [f"    {row[0]}" for row in cursor.fetchall()]
+            else:
+                plan = raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+                lines += [f"    {row[-1]}" for row in plan]
+            lines.append("    --")
+    engine.dispose()
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickets", type=int, default=1_000_000, help="tickets to generate")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per request kind")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients")
     parser.add_argument("--filers", type=int, default=8, help="concurrent filing clients")
+    parser.add_argument("--workers", type=int, default=2, help="app processes on PostgreSQL")
     parser.add_argument("--only", choices=sorted(DATABASES), help="one database only")
+    parser.add_argument("--no-plans", action="store_true", help="skip the EXPLAIN output")
     args = parser.parse_args()
     for database in [args.only] if args.only else list(DATABASES):
         url = DATABASES[database]
         rows = []
-        with start_server(url, seed=lambda u: generate(u, args.tickets)) as base_url:
+        # SQLite has one writer and a file: one process; PostgreSQL serves several.
+        serve = ("--workers", str(args.workers)) if database == "postgres" else ()
+        processes = args.workers if database == "postgres" else 1
+        with start_server(
+            url, seed=lambda u: generate(u, args.tickets), serve_args=serve
+        ) as base_url:
             staff = {"Authorization": f"Bearer {token(base_url, STAFF)}"}
             liaison = {"Authorization": f"Bearer {token(base_url, LIAISON)}"}
             deep = deep_cursor(url, args.tickets // 2)
             number = httpx.get(f"{base_url}/tickets?limit=1&q=alma", headers=staff).json()
             some = number["data"][0]["number"]
+            page = {**staff, "Accept": "text/html"}
+            queue = "/tickets?view=open&sort=sla_due_at"
             scenarios = [
+                ("staff queue page: open, by SLA due", queue, page),
+                ("staff queue JSON: open, by SLA due", queue, staff),
+                ("staff queue: high priority, by SLA due", f"{queue}&priority=high", staff),
                 ("staff list, open, page 1", "/tickets?status=open", staff),
                 ("staff list, priority+category", "/tickets?priority=high&category=cataloging",
                  staff),
                 ("staff list, deep page (cursor)", f"/tickets?cursor={deep}", staff),
                 ("staff queue: breaching SLA", "/tickets?view=breaching", staff),
                 ("liaison: our tickets", "/tickets", liaison),
-                ("liaison: our open tickets", "/tickets?status=open", liaison),
+                ("liaison: recently updated", "/tickets?sort=-updated_at", liaison),
                 ("search 'renewal invoice'", "/tickets?q=renewal%20invoice", staff),
                 ("search a rarer word", "/tickets?q=kalomi", staff),
                 ("search + status filter", "/tickets?q=portfolio&status=pending_vendor", staff),
                 ("liaison search 'loan'", "/tickets?q=loan", liaison),
                 ("ticket JSON", f"/tickets/{some}", staff),
-                ("ticket page", f"/tickets/{some}", {**staff, "Accept": "text/html"}),
+                ("ticket page", f"/tickets/{some}", page),
             ]  # fmt: skip
             for label, path, headers in scenarios:
                 httpx.get(base_url + path, headers=headers, timeout=120).raise_for_status()
@@ -278,6 +324,8 @@ def main() -> None:
                 sql = count_statements("GET", path, headers, url)
                 rows.append({"request": label, **figures, "sql/req": sql})
                 print(f"{database}: {rows[-1]}", flush=True)  # kept should a later row fail
+                if not args.no_plans and "Accept" not in headers:
+                    print("\n".join([f"  plan of {label}:", *explain(url, path, headers)]))
             filing = file_concurrently(base_url, token(base_url, LIAISON), args.filers, 25)
             sql = count_statements(
                 "POST", "/tickets", liaison, url,
@@ -288,9 +336,14 @@ def main() -> None:
             rows.append({"request": label, **filing, "cpu_ms": float("nan"), "sql/req": sql})
         report(
             rows,
-            f"{database}: {args.tickets:,} tickets, {args.concurrency} clients, "
-            f"{args.duration:g} s each",
+            f"{database}: {args.tickets:,} tickets, {processes} app process(es), "
+            f"{args.concurrency} clients, {args.duration:g} s each; load: {_load()}",
         )
+
+
+def _load() -> str:
+    """The machine's load average (1, 5, 15 min): the figures depend on it."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

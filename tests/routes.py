@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from sqlmodel import Session
 
 from app.models.user import Role, User
-from tests.factories import World
+from tests.factories import PASSWORD, World
 
 OK = 0  # in an `Access`: the route's own success status
 
@@ -36,6 +36,7 @@ class Access:
     lead: int = 403
     other: int = 403
     staff: int = OK  # consortium staff and admin
+    admin: int | None = None  # the consortium admin, where it differs from staff
 
 
 PUBLIC = Access(anonymous=OK, library_staff=OK, lead=OK, other=OK)
@@ -45,6 +46,7 @@ STAFF = Access()
 LIBRARY = Access(library_staff=OK, lead=OK, other=404)
 LEADS = Access(lead=OK, other=404)
 STAFF_ON_PRIVATE = Access(other=404)
+ADMIN = Access(staff=403, admin=OK)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Caller:
         if self.role is None:
             return access.anonymous
         if Role(self.role).is_consortium:
+            if Role(self.role) is Role.consortium_admin and access.admin is not None:
+                return access.admin
             return access.staff
         if not self.own:
             return access.other
@@ -122,6 +126,26 @@ def ticket(w: World) -> dict[str, Any]:
     return {"number": w.own.ticket.number}
 
 
+def attachment(w: World) -> dict[str, Any]:
+    """A text file on the world's ticket (the same one each time it is asked for), stored under
+    the configured attachment directory."""
+    from io import BytesIO
+
+    from app.services.tickets import attachments
+
+    found = attachments.list_attachments(session=w.make.session, ticket=w.own.ticket)
+    if not found:
+        attachments.add_attachment(
+            session=w.make.session,
+            actor=w.own.liaison,
+            ticket=w.own.ticket,
+            filename="notes.txt",
+            stream=BytesIO(TEXT_FILE),
+        )
+        found = attachments.list_attachments(session=w.make.session, ticket=w.own.ticket)
+    return {**ticket(w), "attachment_id": found[0].id}
+
+
 def contact(w: World) -> dict[str, Any]:
     return {"liaison_id": w.own.contact.id}
 
@@ -149,10 +173,171 @@ def new_window(_: World) -> dict[str, Any]:
     }
 
 
+def duty(w: World) -> dict[str, Any]:
+    return {"duty_id": w.duty.id}
+
+
+def task(w: World) -> dict[str, Any]:
+    return {"task_id": w.make.task_of(w.duty, w.own.code).id}
+
+
 IMPORT_CSV = b"name,email,institution,roles\nNia New,nia@import.example.edu,OWN,billing\n"
 TEXT_FILE = b"Screenshot notes: the availability line is empty for every e-book.\n"
 
+
+def account_of(w: World) -> dict[str, Any]:
+    return {"user_id": w.own.library_staff.id}
+
+
+# --- communications: records made on first use (get-or-create), owned by `own` -------------
+
+
+def comms(w: World) -> dict[str, Any]:
+    """A list whose rule holds `own`'s contact, its three users and the admin (as directory
+    people at `own`), a
+    sent action-required announcement, a scheduled one, and an upcoming event."""
+    from sqlmodel import select
+
+    from app.models.announcement import Announcement
+    from app.models.event import Event
+    from app.models.liaison import Liaison
+
+    make = w.make
+    mailing_list = make.mailing_list("world-list", roles=("fulfillment", "liaison", "director"))
+    for user in (w.own.library_staff, w.own.liaison, w.own.director, w.admin):
+        if make.session.exec(select(Liaison).where(Liaison.email == user.email)).first() is None:
+            make.liaison(w.own.code, roles=("fulfillment",), email=user.email, name=user.name)
+    found = {a.subject: a for a in make.session.exec(select(Announcement))}
+    sent = found.get("World announcement") or make.announcement(
+        (mailing_list,),
+        subject="World announcement",
+        acknowledge_by=datetime.now(UTC).date() + timedelta(days=10),
+    )
+    scheduled = found.get("World scheduled") or make.announcement(
+        (mailing_list,), subject="World scheduled", sent=False
+    )
+    event = make.session.exec(select(Event).where(Event.title == "World meeting")).first()
+    event = event or make.event((mailing_list,), title="World meeting")
+    return {
+        "slug": mailing_list.slug,
+        "sent": sent.id,
+        "scheduled": scheduled.id,
+        "event": event.id,
+    }
+
+
+def a_list(w: World) -> dict[str, Any]:
+    return {"slug": comms(w)["slug"]}
+
+
+def sent(w: World) -> dict[str, Any]:
+    return {"announcement_id": comms(w)["sent"]}
+
+
+def scheduled(w: World) -> dict[str, Any]:
+    return {"announcement_id": comms(w)["scheduled"]}
+
+
+def a_post(w: World) -> dict[str, Any]:
+    """A member's post waiting for moderation (a new one once the last was moderated)."""
+    from sqlmodel import select
+
+    from app.models.announcement import Announcement, Review
+    from app.models.list import MailingList
+
+    comms(w)
+    found = w.make.session.exec(
+        select(Announcement).where(
+            Announcement.subject == "World post", Announcement.review == Review.pending
+        )
+    ).first()
+    if found is not None:
+        return {"announcement_id": found.id}
+    group = w.make.session.exec(select(MailingList).where(MailingList.slug == "world-list")).one()
+    post = w.make.announcement((group,), subject="World post", sent=False)
+    post.review = Review.pending
+    w.make.session.add(post)
+    w.make.session.commit()
+    return {"announcement_id": post.id}
+
+
+def an_event(w: World) -> dict[str, Any]:
+    return {"event_id": comms(w)["event"]}
+
+
+def member(w: World) -> dict[str, Any]:
+    return {"slug": comms(w)["slug"], "liaison_id": w.own.contact.id}
+
+
+def new_announcement(w: World) -> dict[str, Any]:
+    return {"subject": "Fall release notes", "body": "Read *these*.", "lists": [comms(w)["slug"]]}
+
+
+def new_event(w: World) -> dict[str, Any]:
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    return {
+        "title": "Liaison webinar",
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=1)).isoformat(),
+        "lists": [comms(w)["slug"]],
+    }
+
+
+# The signed-in person's own choice on a list: only people on it (own's users) have one.
+PERSONAL = Access(library_staff=OK, lead=OK, other=404, staff=404, admin=OK)
+# A scheduled announcement exists only for staff.
+STAFF_ONLY_RECORD = Access(library_staff=404, lead=404, other=404)
+
 ROUTES = [
+    # --- accounts: one's own, and their administration
+    Route("account.read", "GET", "/account", MEMBERS, shows=lambda w: "sessions"),
+    Route(
+        "account.update",
+        "PATCH",
+        "/account",
+        MEMBERS,
+        body=lambda w: {"phone": "217-555-0142", "notices": {"incident": False}},
+        shows=lambda w: "217-555-0142",
+    ),
+    Route(
+        "account.password",
+        "POST",
+        "/account/password",
+        MEMBERS,
+        body=lambda w: {"current_password": PASSWORD, "new_password": "Prairie-Stacks-2031"},
+    ),
+    Route("users.list", "GET", "/users", ADMIN, shows=lambda w: "Ada Admin"),
+    Route(
+        "users.create",
+        "POST",
+        "/users",
+        ADMIN,
+        status=201,
+        body=lambda w: {
+            "email": "nell.new@own.example.edu",
+            "name": "Nell New",
+            "role": "liaison",
+            "institution": w.own.code,
+        },
+        shows=lambda w: "Nell New",
+    ),
+    Route(
+        "users.read",
+        "GET",
+        "/users/{user_id}",
+        ADMIN,
+        params=account_of,
+        shows=lambda w: w.own.library_staff.email,
+    ),
+    Route(
+        "users.update",
+        "PATCH",
+        "/users/{user_id}",
+        ADMIN,
+        params=account_of,
+        body=lambda w: {"phone": "217-555-0199", "role": "liaison"},
+        shows=lambda w: "217-555-0199",
+    ),
     # --- institutions
     Route("institutions.list", "GET", "/institutions", MEMBERS, shows=lambda w: "Own College"),
     Route(
@@ -277,7 +462,7 @@ ROUTES = [
         "directory_changes.read",
         "GET",
         "/directory-changes/{change_id}",
-        LIBRARY,
+        LEADS,  # library staff neither file nor read change requests
         params=change,
         shows=lambda w: "Quinn Proposed",
     ),
@@ -463,6 +648,246 @@ ROUTES = [
         params=ticket,
         files=lambda w: {"file": ("notes.txt", TEXT_FILE, "text/plain")},
         shows=lambda w: w.own.ticket.subject,  # JSON answers with the ticket, not the file
+    ),
+    Route(
+        "tickets.detach",
+        "DELETE",
+        "/tickets/{number}/attachments/{attachment_id}",
+        STAFF_ON_PRIVATE,
+        params=attachment,
+        shows=lambda w: w.own.ticket.subject,
+    ),
+    # --- duties
+    Route("duties.list", "GET", "/duties", MEMBERS, shows=lambda w: "World duty"),
+    Route(
+        "duties.create",
+        "POST",
+        "/duties",
+        STAFF,
+        status=201,
+        body=lambda w: {"title": "Fiscal period rollover", "due_on": "2031-07-01"},
+        shows=lambda w: "Fiscal period rollover",
+    ),
+    Route(
+        "duties.read",
+        "GET",
+        "/duties/{duty_id}",
+        MEMBERS,
+        params=duty,
+        shows=lambda w: "World duty",
+    ),
+    Route(
+        "duties.update",
+        "PATCH",
+        "/duties/{duty_id}",
+        STAFF,
+        params=duty,
+        body=lambda w: {"title": "World duty, renamed"},
+        shows=lambda w: "World duty, renamed",
+    ),
+    Route("duties.board", "GET", "/duties/{duty_id}/tasks", MEMBERS, params=duty),
+    Route(
+        "institutions.tasks",
+        "GET",
+        "/institutions/{code}/tasks",
+        LIBRARY,
+        params=code,
+        shows=lambda w: "World duty",
+    ),
+    Route(
+        "tasks.read", "GET", "/tasks/{task_id}", LIBRARY, params=task, shows=lambda w: "World duty"
+    ),
+    Route(
+        "tasks.update",
+        "PATCH",
+        "/tasks/{task_id}",
+        LEADS,
+        params=task,
+        body=lambda w: {"state": "done", "note": "Rolled over by the book"},
+        shows=lambda w: "Rolled over by the book",
+    ),
+    # --- communications
+    Route("lists.list", "GET", "/lists", MEMBERS, params=a_list, shows=lambda w: "World List"),
+    Route(
+        "lists.create",
+        "POST",
+        "/lists",
+        STAFF,
+        status=201,
+        body=lambda w: {"slug": "new-group", "name": "New interest group", "roles": ["systems"]},
+        shows=lambda w: "New interest group",
+    ),
+    Route(
+        "lists.read", "GET", "/lists/{slug}", MEMBERS, params=a_list, shows=lambda w: "World List"
+    ),
+    Route(
+        "lists.update",
+        "PATCH",
+        "/lists/{slug}",
+        STAFF,
+        params=a_list,
+        body=lambda w: {"name": "Renamed list"},
+        shows=lambda w: "Renamed list",
+    ),
+    Route(
+        "lists.members",
+        "GET",
+        "/lists/{slug}/members",
+        STAFF,
+        params=a_list,
+        shows=lambda w: "Fran Own",
+    ),
+    Route(
+        "lists.add_member",
+        "POST",
+        "/lists/{slug}/members",
+        STAFF,
+        status=201,
+        params=a_list,
+        body=lambda w: {"liaison": w.other.contact.id},
+        shows=lambda w: "Fran Oth",
+    ),
+    Route(
+        "lists.remove_member",
+        "DELETE",
+        "/lists/{slug}/members/{liaison_id}",
+        STAFF,
+        params=member,
+        shows=lambda w: "Fran Own",
+    ),
+    Route(
+        "lists.preference",
+        "PUT",
+        "/lists/{slug}/preference",
+        PERSONAL,
+        params=a_list,
+        body=lambda w: {"delivery": "digest"},
+        shows=lambda w: "igest",
+    ),
+    Route(
+        "announcements.list",
+        "GET",
+        "/announcements",
+        MEMBERS,
+        params=sent,
+        shows=lambda w: "World announcement",
+    ),
+    Route(
+        "announcements.create",
+        "POST",
+        "/announcements",
+        STAFF,
+        status=201,
+        body=new_announcement,
+        shows=lambda w: "Fall release notes",
+    ),
+    Route(
+        "announcements.read",
+        "GET",
+        "/announcements/{announcement_id}",
+        MEMBERS,
+        params=sent,
+        shows=lambda w: "World announcement",
+    ),
+    Route(
+        "announcements.update",
+        "PATCH",
+        "/announcements/{announcement_id}",
+        STAFF_ONLY_RECORD,
+        params=scheduled,
+        body=lambda w: {"subject": "Rescheduled notice"},
+        shows=lambda w: "Rescheduled notice",
+    ),
+    Route(
+        "announcements.cancel",
+        "DELETE",
+        "/announcements/{announcement_id}",
+        STAFF_ONLY_RECORD,
+        params=scheduled,
+        shows=lambda w: "World scheduled",
+    ),
+    Route(
+        "announcements.moderate",
+        "POST",
+        "/announcements/{announcement_id}/moderation",
+        STAFF_ONLY_RECORD,
+        params=a_post,
+        body=lambda w: {"decision": "reject", "reason": "Off topic"},
+        shows=lambda w: "Off topic",
+    ),
+    Route(
+        "announcements.board",
+        "GET",
+        "/announcements/{announcement_id}/acknowledgements",
+        STAFF,
+        params=sent,
+        shows=lambda w: "Own College",
+    ),
+    Route(
+        "announcements.acknowledge",
+        "POST",
+        "/announcements/{announcement_id}/acknowledgements",
+        LEADS,
+        status=201,
+        params=sent,
+        body=lambda w: {"institution": w.own.code},
+        shows=lambda w: "Own College",
+    ),
+    Route(
+        "announcements.redistribute",
+        "POST",
+        "/announcements/{announcement_id}/redistributions",
+        LEADS,
+        status=201,
+        params=sent,
+        body=lambda w: {"institution": w.own.code, "roles": ["fulfillment"], "note": "FYI"},
+        shows=lambda w: "fulfillment",
+    ),
+    Route(
+        "events.list", "GET", "/events", MEMBERS, params=an_event, shows=lambda w: "World meeting"
+    ),
+    Route(
+        "events.create",
+        "POST",
+        "/events",
+        STAFF,
+        status=201,
+        body=new_event,
+        shows=lambda w: "Liaison webinar",
+    ),
+    Route(
+        "events.read",
+        "GET",
+        "/events/{event_id}",
+        MEMBERS,
+        params=an_event,
+        shows=lambda w: "World meeting",
+    ),
+    Route(
+        "events.update",
+        "PATCH",
+        "/events/{event_id}",
+        STAFF,
+        params=an_event,
+        body=lambda w: {"location": "I-Hotel, Champaign"},
+        shows=lambda w: "I-Hotel, Champaign",
+    ),
+    Route(
+        "events.cancel",
+        "DELETE",
+        "/events/{event_id}",
+        STAFF,
+        params=an_event,
+        shows=lambda w: "ancel",
+    ),
+    Route(
+        "events.rsvp",
+        "POST",
+        "/events/{event_id}/rsvp",
+        MEMBERS,
+        params=an_event,
+        body=lambda w: {"answer": "yes"},
+        shows=lambda w: "World meeting",
     ),
 ]
 BY_ID = {route.id: route for route in ROUTES}

@@ -5,9 +5,12 @@ from datetime import UTC, datetime, timedelta
 import feedparser
 from icalendar import Calendar
 
+from app.core.config import get_settings
 from app.models.user import Role
+from app.services.feeds import host_of
 
 START = datetime(2027, 2, 6, 6, 0, tzinfo=UTC)
+HOST = host_of(get_settings().base_url)  # UIDs and tag URIs name the configured public host
 
 
 def events(client, **params) -> dict[str, object]:
@@ -29,7 +32,7 @@ def test_ics_has_one_event_per_window_field_by_field(client, make):
         description="Quarterly release.",
     )
     found = events(client)
-    uid = f"maintenance-{window.id}@testserver"
+    uid = f"maintenance-{window.id}@{HOST}"
     assert list(found) == [uid]
     event = found[uid]
     assert str(event["summary"]) == "Alma release"
@@ -47,7 +50,7 @@ def test_ics_has_one_event_per_window_field_by_field(client, make):
 def test_ics_sequence_rises_on_every_edit_and_a_cancel_keeps_the_uid(client, make):
     _, staff = make.signed_in(Role.consortium_staff)
     window = make.window(starts_at=START)
-    uid = f"maintenance-{window.id}@testserver"
+    uid = f"maintenance-{window.id}@{HOST}"
     client.patch(f"/maintenance/{window.id}", json={"description": "More words"}, headers=staff)
     client.patch(f"/maintenance/{window.id}", json={"starts_at": "2027-02-06T01:00"}, headers=staff)
     edited = events(client)[uid]
@@ -66,7 +69,7 @@ def test_ics_filters_by_service_and_institution(client, make):
     other = make.window(
         starts_at=START, services=("network",), institutions=(make.institution().code,)
     )
-    uid = "maintenance-{}@testserver".format
+    uid = f"maintenance-{{}}@{HOST}".format
     assert set(events(client, service="alma")) == {uid(alma.id)}
     assert set(events(client, institution=code)) == {uid(alma.id), uid(network.id)}
     assert set(events(client, service="network", institution=code.lower())) == {uid(network.id)}
@@ -91,11 +94,11 @@ def test_atom_feed_has_windows_and_incident_updates(client, make):
     assert feed.version == "atom10"
     assert "maintenance and incidents" in feed.feed.title
     by_id = {e.id: e for e in feed.entries}
-    entry = by_id[f"tag:testserver,2026:maintenance/{window.id}"]
+    entry = by_id[f"tag:{HOST},2026:maintenance/{window.id}"]
     assert entry.title.startswith("Maintenance: Primo VE release")
     assert entry.link.endswith(f"/maintenance/{window.id}")
     assert "CST" in entry.title
-    assert by_id[f"tag:testserver,2026:maintenance/{cancelled.id}"].title.startswith("Cancelled:")
+    assert by_id[f"tag:{HOST},2026:maintenance/{cancelled.id}"].title.startswith("Cancelled:")
     updates = [e for e in feed.entries if f"incident/{incident.id}/update" in e.id]
     assert {e.summary for e in updates} == {"Looking into it.", "The vendor found the cause."}
     assert feed.entries[0].summary == "The vendor found the cause."  # newest first

@@ -186,3 +186,63 @@ def test_only_failed_or_dead_messages_can_be_retried_or_discarded(client, make, 
         assert response.status_code == 409
     _, staff = make.signed_in(Role.consortium_staff)
     assert client.post(f"/admin/outbox/{kept.id}/retry", headers=staff).status_code == 403
+
+
+# --- renamed templates ----------------------------------------------------------------------------
+
+WINDOW_CONTEXT = {  # what a maintenance notice carried before the templates were merged
+    "name": "Pat",
+    "window": {
+        "id": 7,
+        "title": "Alma quarterly release",
+        "description": "Read-only for two hours.",
+        "services": ["alma"],
+        "impact": "outage",
+    },
+    "when": "Sat 2027-06-05 23:00 – 01:00 CDT",
+    "url": "https://portal.example.org/maintenance/7",
+    "changed": [],
+    "occurrences": [],
+}
+
+
+@pytest.mark.parametrize(
+    ("old", "opening"),
+    [
+        ("maintenance/announced", "Scheduled maintenance"),
+        ("maintenance/reminder", "Reminder: maintenance"),
+        ("maintenance/changed", "Maintenance changed"),
+        ("maintenance/started", "Maintenance started"),
+        ("maintenance/ended", "Maintenance ended"),
+        ("maintenance/cancelled", "Maintenance cancelled"),
+    ],
+)
+def test_a_message_queued_under_an_old_maintenance_template_still_renders(old, opening):
+    rendered = render(old, WINDOW_CONTEXT)  # no `kind`: the old name says which
+    assert (
+        rendered.subject == f"{opening}: Alma quarterly release (Sat 2027-06-05 23:00 – 01:00 CDT)"
+    )
+    assert "Hello Pat," in rendered.text and "Alma quarterly release" in rendered.html
+
+
+def test_a_message_queued_under_the_old_incident_template_still_renders():
+    context = {
+        "name": "Pat",
+        "status": "identified",
+        "body": "The vendor found the cause.",
+        "url": "https://portal.example.org/incidents/3",
+        "incident": {"title": "Primo VE slow", "services": ["primo_ve"], "impact": "degraded"},
+    }
+    rendered = render("maintenance/incident", context)
+    assert rendered.subject == "Incident identified: Primo VE slow"
+    assert "The vendor found the cause." in rendered.text
+
+
+def test_the_worker_delivers_a_row_queued_under_an_old_template(make, connection, db):
+    message = make.outbox_message(template="maintenance/cancelled", context=WINDOW_CONTEXT)
+    worker = Worker(connection)
+    worker.sender = None
+    worker.drain_once()
+    db.refresh(message)
+    assert message.state == OutboxState.sent
+    assert message.subject.startswith("Maintenance cancelled: Alma quarterly release")

@@ -26,9 +26,9 @@ from sqlmodel import Session
 
 from app import demo
 from app.core.db import get_session
-from app.core.security import create_access_token
 from app.demo import members
 from app.main import create_app
+from app.services import auth
 
 APP = create_app()
 CONFIG = schemathesis.Config.from_dict(
@@ -53,7 +53,8 @@ def seeded(engine: Engine) -> Iterator[tuple[Connection, dict[str, str]]]:
         outer = conn.begin()
         with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
             demo.load(session)
-            token, _ = create_access_token(str(members.admin(session).id))
+            token, _ = auth.start_session(session, members.admin(session), auth.Client())
+            session.commit()
         yield conn, {"Authorization": f"Bearer {token}"}
         outer.rollback()
 

@@ -19,12 +19,14 @@ router = APIRouter(route_class=SharedRoute, prefix="/auth", tags=["auth"])
 def create_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, request: Request
 ):
-    """OAuth2 password grant: `username` is the e-mail address."""
+    """OAuth2 password grant: `username` is the e-mail address. Each token is a sign-in of
+    its own, listed on the person's account page until it expires or is revoked. Repeated
+    failures are slowed down per account and per address (429 + `Retry-After`)."""
+    client = service.Client(
+        address=client_address(request), user_agent=request.headers.get("user-agent")
+    )
     signed_in = service.sign_in(
-        session=session,
-        email=form.username,
-        password=form.password,
-        address=client_address(request),
+        session=session, email=form.username, password=form.password, client=client
     )
     lifetime = signed_in.claims.expires_at - signed_in.claims.issued_at
     return TokenResponse(access_token=signed_in.token, expires_in=int(lifetime.total_seconds()))
@@ -37,5 +39,5 @@ def me(user: CurrentUser):
 
 @router.post("/logout", status_code=204, responses=problem_responses(401, 403))
 def revoke_token(user: CurrentUser, session: SessionDep, request: Request):
-    """Revokes the token this request was made with."""
+    """Ends the sign-in this token belongs to (every token of it)."""
     service.sign_out(session=session, claims=request.state.claims)

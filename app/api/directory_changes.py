@@ -44,8 +44,8 @@ def list_changes(
     window = service.list_changes(
         session=session, actor=user, page=paging, status=status, institution=institution
     )
-    return ChangeQueue(
-        **page(window, paging, request, response).model_dump(),
+    return ChangeQueue.model_construct(
+        **vars(page(window, paging, request, response)),
         counts=service.counts(session=session, actor=user),
     )
 

@@ -21,10 +21,10 @@ from app.models.maintenance import (
 from app.services import feeds
 from app.services import maintenance as service
 from app.services.maintenance import MaintenanceSort
-from app.web.caching import CONDITIONAL, cached, conditional
+from app.web.caching import CONDITIONAL, feed
 from app.web.deps import CurrentUser, OptionalUser, Paging, SessionDep, WindowDep
 from app.web.problems import problem_responses
-from app.web.render import SharedRoute, add_vary, shared
+from app.web.render import SharedRoute, shared
 from app.web.views import maintenance as views
 
 router = APIRouter(route_class=SharedRoute, tags=["maintenance"])
@@ -116,22 +116,21 @@ def maintenance_calendar(
     """An iCalendar feed (RFC 5545) to subscribe to: one VEVENT per window of the last 13
     months and ahead, a stable UID, SEQUENCE raised on every change, STATUS:CANCELLED for a
     cancelled window, times in UTC. Public."""
-    unchanged = conditional(request, response, session, None, "ics")
-    if unchanged is not None:
-        return unchanged
-    base_url = str(request.base_url).rstrip("/")
     code = institution.upper() if institution else None
-    host = request.url.hostname or "localhost"
 
-    def build() -> bytes:
+    def build(base_url: str) -> bytes:
         windows = service.calendar_windows(session=session, service=service_, institution=code)
-        return feeds.calendar(windows, host=host, base_url=base_url)
+        return feeds.calendar(windows, host=feeds.host_of(base_url), base_url=base_url)
 
-    body = cached(response, base_url, build)
-    answer = Response(body, media_type=ICALENDAR, headers=dict(response.headers))
-    answer.headers["Content-Disposition"] = 'inline; filename="maintenance.ics"'
-    add_vary(answer)
-    return answer
+    return feed(
+        request,
+        response,
+        session,
+        variant="ics",
+        media_type=ICALENDAR,
+        build=build,
+        headers={"Content-Disposition": 'inline; filename="maintenance.ics"'},
+    )
 
 
 @router.get("/maintenance/{window_id}", response_model=MaintenancePublic, responses=READ)

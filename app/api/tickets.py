@@ -12,7 +12,7 @@ from fastapi import status as http
 from fastapi.responses import FileResponse
 from sqlmodel import Session
 
-from app.core.pagination import Page, page_of_list
+from app.core.pagination import Page, next_link, page_of_list
 from app.models.ticket import (
     MAX_ID,
     AttachmentPublic,
@@ -24,15 +24,17 @@ from app.models.ticket import (
     Ticket,
     TicketCategory,
     TicketCreate,
+    TicketPage,
     TicketPriority,
     TicketPublic,
     TicketStatus,
     TicketUpdate,
 )
+from app.models.user import User
 from app.services import tickets as service
 from app.services.tickets import TicketFilters, TicketSort, TicketView
 from app.services.tickets import attachments as files
-from app.web.deps import CurrentUser, Paging, SessionDep, TicketDep
+from app.web.deps import TICKET_NUMBER, CurrentUser, Paging, SessionDep, TicketDep
 from app.web.problems import problem_responses
 from app.web.render import SharedRoute, shared
 from app.web.views import tickets as views
@@ -53,7 +55,7 @@ class ListQuery:
     offset: int
 
 
-def list_query(
+async def list_query(
     paging: Paging,
     cursor: Annotated[
         str | None, Query(max_length=500, description="From `next`: keyset paging, any depth.")
@@ -82,16 +84,16 @@ def list_query(
     return ListQuery(filters, cursor, paging.limit, paging.offset)
 
 
-def answer(response: Response, session: Session, ticket: Ticket) -> TicketPublic:
-    """The ticket, with the `ETag` a PATCH gives back as `If-Match`."""
-    response.headers["ETag"] = service.etag(ticket)
-    return service.public(session, ticket)
+def answer(response: Response, session: Session, ticket: Ticket, user: User) -> TicketPublic:
+    """The ticket as `user` sees it, with the `ETag` a PATCH gives back as `If-Match`."""
+    response.headers["ETag"] = service.etag(ticket, user)
+    return service.public(session, ticket, user)
 
 
 # --- routes -----------------------------------------------------------------------------------
 
 
-@router.get("", response_model=Page[TicketPublic], responses=READ)
+@router.get("", response_model=TicketPage, responses=READ)
 @shared("tickets/list.html", block="results", context=views.ticket_list)
 def list_tickets(
     session: SessionDep,
@@ -100,7 +102,8 @@ def list_tickets(
     response: Response,
     query: Annotated[ListQuery, Depends(list_query)],
 ):
-    """Library users see their own library's tickets; staff queues via `view`."""
+    """Library users see their own library's tickets; staff queues via `view`. `count` is exact
+    up to 10,000; above that it says 10,000 and `count_capped` is true."""
     window = service.list_tickets(
         session=session,
         actor=user,
@@ -111,10 +114,12 @@ def list_tickets(
     )
     following = None
     if window.next_cursor:
-        url = request.url.remove_query_params("offset")
-        following = str(url.include_query_params(cursor=window.next_cursor, limit=query.limit))
-        response.headers["Link"] = f'<{following}>; rel="next"'
-    return Page(data=window.items, count=window.total, next=following)
+        following = next_link(
+            request, response, without=("offset",), cursor=window.next_cursor, limit=query.limit
+        )
+    return TicketPage(
+        data=window.items, count=window.total, count_capped=window.capped, next=following
+    )
 
 
 @router.post("", status_code=http.HTTP_201_CREATED, response_model=TicketPublic, responses=WRITE)
@@ -122,14 +127,21 @@ def list_tickets(
 def create_ticket(data: TicketCreate, session: SessionDep, user: CurrentUser, response: Response):
     ticket = service.create_ticket(session=session, actor=user, data=data)
     response.headers["Location"] = f"/tickets/{ticket.number}"
-    return answer(response, session, ticket)
+    return answer(response, session, ticket, user)
 
 
 @router.get("/{number}", response_model=TicketPublic, responses=READ)
 @shared(DETAIL, block="detail", context=views.ticket_detail)
-def get_ticket_route(ticket: TicketDep, session: SessionDep, response: Response):
+def get_ticket_route(
+    number: Annotated[str, Path(pattern=TICKET_NUMBER, examples=["2026-00042"])],
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+):
     """Sends an `ETag`; give it back as `If-Match` when you PATCH."""
-    return answer(response, session, ticket)
+    found, etag = service.read_ticket(session=session, actor=user, number=number)
+    response.headers["ETag"] = etag
+    return found
 
 
 @router.patch("/{number}", response_model=TicketPublic, responses=WRITE)
@@ -147,7 +159,7 @@ def update_ticket(
         session=session, actor=user, ticket=ticket, data=data, if_match=if_match
     )
     response.headers["Location"] = f"/tickets/{ticket.number}"
-    return answer(response, session, ticket)
+    return answer(response, session, ticket, user)
 
 
 @router.get("/{number}/comments", response_model=Page[CommentPublic], responses=READ)
@@ -218,7 +230,7 @@ def merge_ticket(
     """Staff: merges this duplicate into `into`; answers with the surviving ticket."""
     target = service.merge_ticket(session=session, actor=user, ticket=ticket, into=data.into)
     response.headers["Location"] = f"/tickets/{target.number}"
-    return answer(response, session, target)
+    return answer(response, session, target, user)
 
 
 @router.post("/{number}/redact", response_model=TicketPublic, responses=WRITE)
@@ -232,7 +244,7 @@ def redact_ticket(
 ):
     """Staff: replaces a passage everywhere the ticket's text is stored."""
     service.redact(session=session, actor=user, ticket=ticket, passage=data.text)
-    return answer(response, session, ticket)
+    return answer(response, session, ticket, user)
 
 
 @router.get("/{number}/attachments", response_model=Page[AttachmentPublic], responses=READ)
@@ -260,7 +272,24 @@ def add_attachment(
         session=session, actor=user, ticket=ticket, filename=file.filename or "", stream=file.file
     )
     response.headers["Location"] = f"/tickets/{ticket.number}/attachments/{attachment.id}"
-    return answer(response, session, ticket)
+    return answer(response, session, ticket, user)
+
+
+@router.delete(
+    "/{number}/attachments/{attachment_id}", response_model=TicketPublic, responses=WRITE
+)
+@shared(DETAIL, block="detail", context=views.ticket_detail, event="ticket-attachment-deleted")
+def delete_attachment(
+    ticket: TicketDep,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+    attachment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+):
+    """Staff: removes a file (audited); answers with the ticket."""
+    attachment = files.get_attachment(session=session, ticket=ticket, attachment_id=attachment_id)
+    files.delete_attachment(session=session, actor=user, ticket=ticket, attachment=attachment)
+    return answer(response, session, ticket, user)
 
 
 @router.get(
@@ -278,7 +307,7 @@ def download_attachment(
     return FileResponse(
         files.file_path(attachment),
         media_type=attachment.content_type,
-        filename=attachment.filename,
+        filename=files.safe_filename(attachment.filename),  # rows from before names were cleaned
         content_disposition_type="attachment",
         headers={
             "X-Content-Type-Options": "nosniff",

@@ -25,7 +25,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     login_max_failures_per_account: int = 5
     login_max_failures_per_address: int = 20
-    login_failure_window_seconds: int = 15 * 60
+    login_failure_window_seconds: int = 15 * 60  # the longest sign-in delay; quiet this long: reset
+    login_delay_seconds: float = Field(default=2, gt=0)  # the first delay; it doubles per failure
+    # Proxies whose `X-Forwarded-For` names the client: addresses or networks, comma-separated
+    # (e.g. "10.0.0.0/8,127.0.0.1"). Without one the direct peer is the client.
+    trusted_proxies: str = ""
+    password_reset_minutes: int = Field(default=60, ge=5)
     log_level: str = "INFO"
     # E-mail (app/notify): no SMTP URL means mail is rendered and kept as "sent mail" only.
     smtp_url: SecretStr | None = None  # smtp://user:pass@host:587?starttls=1, smtps://host:465

@@ -1,13 +1,14 @@
 """Engine, sessions and the column types every model shares."""
 
-from collections.abc import Iterator
+import re
+from collections.abc import AsyncIterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
@@ -25,6 +26,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 SQLModel.metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite: how long a transaction waits for another's write lock before "database is locked".
+BUSY_TIMEOUT_SECONDS = 30
+_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT)\b", re.IGNORECASE)
 
 
 def utcnow() -> datetime:
@@ -73,7 +78,15 @@ def build_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    # No limit on connections (a SQLite connection is an open file): a request must never wait
+    # for one, least of all on the event loop, where async dependencies run their queries and
+    # a wait would stall the requests holding the connections it waits for.
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
+        pool_size=20,
+        max_overflow=-1,
+    )
 
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_connection, _record) -> None:
@@ -83,12 +96,44 @@ def build_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _sqlite_begin(conn) -> None:
+    def _sqlite_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
+        conn.info["sqlite_tx"] = "fresh"
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _sqlite_write_lock(conn: Connection, cursor, statement: str, *_args) -> None:
+        """SQLite's transactions begin deferred: readers never wait (WAL). At the first write
+        of a transaction that has read, the write lock is taken with `BEGIN IMMEDIATE` on a
+        fresh snapshot instead of upgrading the read one.
+
+        An upgrade fails at once with "database is locked", whatever the busy timeout, when
+        another connection committed since the transaction's first read (its snapshot is
+        stale), which under a few parallel writers is most of the time. `BEGIN IMMEDIATE`
+        waits its turn instead. What the transaction read before stays read (its reads saw
+        the database as of their time, as each statement does under PostgreSQL's READ
+        COMMITTED, which the services are written for: their checks that must hold at the
+        write are in the write, e.g. `UPDATE … WHERE state = …`, or a unique constraint).
+        """
+        state = conn.info.get("sqlite_tx")
+        if state in (None, "writing"):
+            return  # outside a transaction we began, or it holds the write lock already
+        if not _WRITE.match(statement):
+            conn.info["sqlite_tx"] = "reading"
+            return
+        conn.info["sqlite_tx"] = "writing"
+        if state == "reading":
+            raw = conn.connection.dbapi_connection
+            raw.execute("COMMIT")  # it has only read: nothing is lost
+            raw.execute("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _sqlite_end(conn: Connection) -> None:
+        conn.info.pop("sqlite_tx", None)
 
     return engine
 
@@ -98,7 +143,9 @@ def get_engine() -> Engine:
     return build_engine(get_settings().database_url)
 
 
-def get_session() -> Iterator[Session]:
+async def get_session() -> AsyncIterator[Session]:
+    """A dependency without a thread-pool hop: opening a session does no I/O, and its few
+    short statements cost less than two hand-offs to a thread (bench/README.md)."""
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session
 

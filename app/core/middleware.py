@@ -15,7 +15,8 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Paths that carry a secret (invitation, password reset, feed and unsubscribe tokens): the
 # secret never reaches a log.
 _SECRET_PATH = re.compile(
-    r"^(/(?:invitations|password-reset|account/reset|unsubscribe|feeds/tasks)/)[^/]+"
+    r"^(/(?:invitations|password-reset|account/reset|unsubscribe|feeds/tasks"
+    r"|announcements/\d+/acknowledge)/)[^/]+"
 )
 
 

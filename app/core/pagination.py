@@ -1,14 +1,23 @@
-"""Limit/offset pagination: `{data, count, next}` plus a `Link: rel="next"` header."""
+"""Limit/offset pagination: `{data, count, next}` plus a `Link: rel="next"` header.
 
+Lists read their rows as plain mappings with the total in the same statement (`fetch_rows`)
+and turn them into their public models with `construct` (no validation: the database already
+checked every value), so a page costs one statement and no ORM objects, whatever its size.
+"""
+
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, func, select
 from sqlmodel import Session
 
+from app.core.config import get_settings
+
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class Page(BaseModel, Generic[T]):
@@ -25,6 +34,14 @@ class PageParams:
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")] = 0
 
 
+async def page_params(
+    limit: Annotated[int, Query(ge=1, le=200, description="Items per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")] = 0,
+) -> PageParams:
+    """`PageParams` as a dependency that needs no thread (a class dependency takes one)."""
+    return PageParams(limit=limit, offset=offset)
+
+
 @dataclass
 class Window:
     """One page of rows and the total they were taken from."""
@@ -39,6 +56,63 @@ def fetch(session: Session, stmt: Select, params: PageParams) -> Window:
     return Window(items=items, total=total or 0)
 
 
+def fetch_rows(
+    session: Session,
+    stmt: Select,
+    params: PageParams,
+    build: Callable[[Mapping[str, Any]], Any] = dict,
+) -> Window:
+    """One page of `stmt`'s rows as mappings (each passed through `build`), and the total, in
+    one statement: the count is an uncorrelated scalar subquery the database runs once (an
+    index-only count, unlike `count(*) OVER ()`, which reads every matching row). Only a page
+    past the end, which has no row to carry the total, costs a second statement."""
+    counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+    rows = (
+        session.execute(
+            stmt.add_columns(counted.scalar_subquery().label("_total"))
+            .limit(params.limit)
+            .offset(params.offset)
+        )
+        .mappings()
+        .all()
+    )
+    total = rows[0]["_total"] if rows else (session.scalar(counted) if params.offset else 0)
+    return Window(items=[build(row) for row in rows], total=total or 0)
+
+
+def construct(model: type[M]) -> Callable[[Mapping[str, Any]], M]:
+    """Builds `model` instances from mappings holding (at least) every field, without
+    validation, the way `model_construct` does but at a fraction of its cost: the values come
+    from the database, typed by the columns. Fields are stored in declaration order (the JSON
+    key order); a missing field is a KeyError, not a silently shorter object."""
+    names = tuple(model.model_fields)
+    every = set(names)
+    new = model.__new__
+    set_attribute = object.__setattr__
+
+    def build(row: Mapping[str, Any]) -> M:
+        obj = new(model)
+        set_attribute(obj, "__dict__", {name: row[name] for name in names})
+        set_attribute(obj, "__pydantic_fields_set__", every)
+        set_attribute(obj, "__pydantic_extra__", None)
+        set_attribute(obj, "__pydantic_private__", None)
+        return obj
+
+    return build
+
+
+def columns(table: type, model: type, **others: Any) -> list:
+    """The columns of `table` that `model` shows, labelled by field name, plus `others`
+    (expressions for the fields that are not plain columns)."""
+    found = []
+    for name in model.model_fields:
+        if name in others:
+            found.append(others[name].label(name))
+        elif name in table.model_fields and hasattr(table, name):
+            found.append(getattr(table, name).label(name))
+    return found
+
+
 def page_of_list(items: list, params: PageParams, request: Request, response: Response) -> Page:
     """A page of a list already in memory (e.g. one ticket's comments)."""
     shown = items[params.offset : params.offset + params.limit]
@@ -49,6 +123,17 @@ def page(window: Window, params: PageParams, request: Request, response: Respons
     following = params.offset + params.limit
     next_url = None
     if following < window.total:
-        next_url = str(request.url.include_query_params(offset=following, limit=params.limit))
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
-    return Page(data=window.items, count=window.total, next=next_url)
+        next_url = next_link(request, response, offset=following, limit=params.limit)
+    return Page.model_construct(data=window.items, count=window.total, next=next_url)
+
+
+def next_link(
+    request: Request, response: Response, without: tuple[str, ...] = (), **params: object
+) -> str:
+    """The absolute URL of the next page, also sent as `Link: rel="next"`: this request's path
+    and query, less `without`, with `params` set, under the configured public address
+    (`PORTAL_BASE_URL`), never the Host header a client chose."""
+    url = request.url.remove_query_params(without).include_query_params(**params)
+    following = get_settings().base_url + url.path + (f"?{url.query}" if url.query else "")
+    response.headers["Link"] = f'<{following}>; rel="next"'
+    return following

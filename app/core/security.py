@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +19,12 @@ AUDIENCE = "liaison-portal"
 COOKIE_NAME = "portal_token"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+# Before anyone is signed in: the sign-in form's double-submit cookie, and the cookie that marks
+# a browser someone signed in with before (it keeps them out of their account's throttle).
+LOGIN_CSRF_COOKIE = "portal_login_csrf"
+DEVICE_COOKIE = "portal_device"
+LOGIN_PATH = "/login"
+DEVICE_DAYS = 365
 
 _hasher = PasswordHash((Argon2Hasher(),))
 # Verified against when the e-mail is unknown, so both failures cost the same time.
@@ -62,22 +69,29 @@ def password_problem(password: str, email: str = "") -> str | None:
 class TokenClaims:
     subject: str
     token_id: str
+    session_id: str  # the sign-in (`user_session`) every token of it names
     issued_at: datetime
     expires_at: datetime
 
 
-def create_access_token(subject: str) -> tuple[str, TokenClaims]:
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def create_access_token(subject: str, session_id: str) -> tuple[str, TokenClaims]:
     settings = get_settings()
     now = utcnow().replace(microsecond=0)
     claims = TokenClaims(
         subject=subject,
         token_id=uuid.uuid4().hex,
+        session_id=session_id,
         issued_at=now,
         expires_at=now + timedelta(minutes=settings.access_token_minutes),
     )
     payload = {
         "sub": claims.subject,
         "jti": claims.token_id,
+        "sid": claims.session_id,
         "iat": int(claims.issued_at.timestamp()),
         "exp": int(claims.expires_at.timestamp()),
         "aud": AUDIENCE,
@@ -99,11 +113,12 @@ def decode_access_token(token: str) -> TokenClaims | None:
         header = jwt.get_unverified_header(token)
     except JWTError:
         return None
-    if header.get("alg") != ALGORITHM:
+    if header.get("alg") != ALGORITHM or not isinstance(payload.get("sid"), str):
         return None
     return TokenClaims(
         subject=str(payload["sub"]),
         token_id=str(payload["jti"]),
+        session_id=payload["sid"],
         issued_at=datetime.fromtimestamp(payload["iat"], tz=utcnow().tzinfo),
         expires_at=datetime.fromtimestamp(payload["exp"], tz=utcnow().tzinfo),
     )
@@ -121,13 +136,69 @@ def needs_renewal(claims: TokenClaims) -> bool:
     return utcnow() - claims.issued_at > (claims.expires_at - claims.issued_at) / 2
 
 
-def csrf_token(token_id: str) -> str:
-    """Bound to one sign-in: a token stolen from another session does not pass."""
-    return hmac.new(_secret().encode(), f"csrf:{token_id}".encode(), hashlib.sha256).hexdigest()
+def csrf_token(session_id: str) -> str:
+    """Bound to one sign-in (it outlives cookie renewal): another session's token does not pass."""
+    return _sign(f"csrf:{session_id}")
 
 
-def csrf_valid(token_id: str, presented: str | None) -> bool:
-    return bool(presented) and hmac.compare_digest(csrf_token(token_id), presented)
+def csrf_valid(session_id: str, presented: str | None) -> bool:
+    return bool(presented) and hmac.compare_digest(csrf_token(session_id), presented)
+
+
+# --- before sign-in: the login form's CSRF token and the device cookie --------------------------
+
+
+def new_login_nonce() -> str:
+    """The value of the sign-in form's cookie; the form carries `login_csrf_token(nonce)`."""
+    return secrets.token_urlsafe(24)
+
+
+def login_csrf_token(nonce: str) -> str:
+    return _sign(f"login-csrf:{nonce}")
+
+
+def login_csrf_valid(nonce: str | None, presented: str | None) -> bool:
+    """Signed double submit: the form's token must be the signature of the cookie's nonce, so a
+    cross-site page can neither read the pair nor make one (it has no secret)."""
+    return bool(nonce and presented) and hmac.compare_digest(login_csrf_token(nonce), presented)
+
+
+def login_cookie(name: str, value: str, *, max_age: int, secure: bool) -> str:
+    """A cookie only the sign-in form receives."""
+    cookie = f"{name}={value}; Max-Age={max_age}; Path={LOGIN_PATH}; HttpOnly; SameSite=Lax"
+    return cookie + ("; Secure" if secure else "")
+
+
+def device_cookie_value(email: str) -> str:
+    """OWASP's device cookie: this browser signed in to `email` before."""
+    nonce = secrets.token_urlsafe(16)
+    return f"{nonce}.{_sign(f'device:{email.lower()}:{nonce}')}"
+
+
+def device_for(cookie: str | None, email: str) -> str | None:
+    """The device's nonce when `cookie` vouches for `email`, else None."""
+    nonce, _, signature = (cookie or "").partition(".")
+    if not nonce or not signature:
+        return None
+    expected = _sign(f"device:{email.lower()}:{nonce}")
+    return nonce if hmac.compare_digest(expected, signature) else None
+
+
+# --- single-use links -------------------------------------------------------------------------
+
+
+def new_link_token() -> tuple[str, str]:
+    """A secret for a link (invitation, password reset) and the digest that is stored."""
+    token = secrets.token_urlsafe(32)
+    return token, link_digest(token)
+
+
+def link_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _sign(message: str) -> str:
+    return hmac.new(_secret().encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def _secret() -> str:

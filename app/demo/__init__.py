@@ -7,7 +7,7 @@ from collections import Counter
 
 from sqlmodel import Session
 
-from app.demo import directory, maintenance, members, tickets
+from app.demo import communications, directory, duties, maintenance, members, tickets
 from app.demo.members import ACCOUNTS, DEMO_PASSWORD
 
 __all__ = ["ACCOUNTS", "DEMO_PASSWORD", "load"]
@@ -17,6 +17,6 @@ def load(session: Session) -> dict[str, int]:
     """Loads every slice in dependency order; returns how many of each kind it added."""
     added = Counter(members.load(session))
     admin = members.admin(session)
-    for slice_ in (directory, maintenance, tickets):
+    for slice_ in (directory, maintenance, tickets, duties, communications):
         added.update(slice_.load(session, admin))
     return dict(added)

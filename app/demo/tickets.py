@@ -100,6 +100,7 @@ def load(session: Session, admin: User) -> dict[str, int]:
             environment="sandbox" if rng.random() < 0.1 else "production",
             created_at=created,
             updated_at=created,
+            public_updated_at=created,
         )
         sla.start_clock(ticket, cal)
         status = _status_for_age(rng, now - created)
@@ -136,7 +137,8 @@ def load(session: Session, admin: User) -> dict[str, int]:
                 sla.pause(ticket, min(at, now), cal)
             if status.done:
                 ticket.resolved_at = min(at, now)
-            ticket.updated_at = min(at, now)
+            ticket.updated_at = ticket.public_updated_at = min(at, now)  # a status change is public
+        ticket.sla_due_at = sla.next_due(ticket)
         session.add_all(events)
         session.add(ticket)
     session.flush()

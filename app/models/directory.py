@@ -46,6 +46,9 @@ class DirectoryInvitationPublic(SQLModel):
     liaison_id: int
     url: str
     expires_at: datetime
+    # The person already has an account: they were e-mailed a password reset link instead
+    # (never shown here), and `url` is the sign-in page.
+    password_reset: bool = False
 
 
 class DirectoryGap(SQLModel):

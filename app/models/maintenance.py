@@ -10,7 +10,7 @@ from sqlmodel import Field, Relationship, SQLModel
 
 from app.core.config import get_settings
 from app.core.db import EnumString, UTCDateTime, utcnow
-from app.models.common import FormInput
+from app.models.common import FormInput, check_time_range
 from app.models.service import Choices, Impact
 
 NAIVE_TIMES = (
@@ -28,7 +28,9 @@ class MaintenanceStatus(StrEnum):
 
 
 def _local_time(value: datetime) -> datetime:
-    """An aware time as given; a naive one as wall-clock time in the consortium zone."""
+    """An aware time as given; a naive one as wall-clock time in the consortium zone. Either
+    within the years the portal handles (year 9999 would overflow on the way to UTC)."""
+    check_time_range(value)
     if value.tzinfo is not None:
         return value.astimezone(UTC)
     zone = get_settings().tz

@@ -54,6 +54,7 @@ class OutboxMessage(OutboxMessageBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     attachments: list[dict[str, str]] | None = Field(default=None, sa_type=JSON)
+    list_id: str | None = Field(default=None, max_length=200)  # RFC 2919 List-Id, if a list's
 
 
 class JobRun(SQLModel, table=True):

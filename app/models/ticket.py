@@ -4,11 +4,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import JSON, Index, Text
 from sqlmodel import Field, SQLModel
 
 from app.core.db import EnumString, UTCDateTime, utcnow
+from app.core.pagination import Page
 from app.models.common import MAX_ID, FormInput
 
 MAX_TEXT = 20_000  # characters: a long report with a pasted log, never a 5 MB dump
@@ -132,6 +134,10 @@ class Ticket(TicketBase, table=True):
         Index("ix_ticket_category_priority_created", "category", "priority", "created_at", "id"),
         Index("ix_ticket_status_resolution_due", "status", "resolution_due_at"),
         Index("ix_ticket_status_response_due", "status", "response_due_at"),
+        # What library users sort by (their updated_at), always within their institution.
+        Index("ix_ticket_institution_public_updated", "institution", "public_updated_at", "id"),
+        # The staff queue in SLA order: only tickets whose clock runs have a due time.
+        Index("ix_ticket_sla_due", "sla_due_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -142,9 +148,14 @@ class Ticket(TicketBase, table=True):
     status: TicketStatus = Field(default=TicketStatus.new, sa_type=EnumString(TicketStatus, 16))
     vendor_case: str | None = Field(default=None, max_length=40)
     merged_into: int | None = Field(default=None, foreign_key="ticket.id")
+    # Two clocks: `version`/`updated_at` move with every change (what staff see);
+    # `public_version`/`public_updated_at` only with what library users may see, so an internal
+    # note changes neither their ETag nor their `updated_at` nor their sort order.
     version: int = 1
+    public_version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    public_updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The SLA clock: due times while it runs; while paused, the counted minutes still left.
@@ -153,6 +164,8 @@ class Ticket(TicketBase, table=True):
     sla_paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     response_left: int | None = None
     resolution_left: int | None = None
+    # The next deadline while the clock runs (the queue's SLA order); None when paused or done.
+    sla_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class TicketComment(SQLModel, table=True):
@@ -301,6 +314,17 @@ class TicketPublic(SQLModel):
     first_response_at: datetime | None
     resolved_at: datetime | None
     sla: Sla
+
+
+COUNT_CAP = 10_000  # a list counts its matches exactly up to here, never an unbounded set
+
+
+class TicketPage(Page[TicketPublic]):
+    count_capped: bool = pydantic.Field(
+        default=False,
+        description=f"True when more than {COUNT_CAP:,} tickets match: `count` then says "
+        f"{COUNT_CAP:,} and the list goes on (follow `next`).",
+    )
 
 
 class CommentPublic(SQLModel):

@@ -7,6 +7,7 @@
 
 import smtplib
 import ssl
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
@@ -24,6 +25,15 @@ from app.models.outbox import OutboxMessage
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 BLOCKS = ("subject", "text", "html")
+# Templates that were renamed, with what the new one needs beside the old context. Messages
+# queued before a deploy still name the old templates; they render with the new ones.
+RENAMED: dict[str, tuple[str, dict]] = {
+    **{
+        f"maintenance/{kind}": ("maintenance/window", {"kind": kind})
+        for kind in ("announced", "reminder", "changed", "started", "ended", "cancelled")
+    },
+    "maintenance/incident": ("incidents/update", {}),
+}
 
 
 class PermanentError(Exception):
@@ -59,8 +69,10 @@ class Rendered:
 
 def render(template: str, context: dict) -> Rendered:
     settings = get_settings()
+    template, added = RENAMED.get(template, (template, {}))
     values = {"consortium_name": settings.consortium_name, "portal_url": settings.portal_url}
     values.update(context)
+    values.update(added)
     parts = {}
     try:
         for block in BLOCKS:
@@ -114,6 +126,8 @@ def build(message: OutboxMessage, rendered: Rendered) -> EmailMessage:
     email["Date"] = format_datetime(message.created_at)
     email["Message-ID"] = message.message_id
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies, please
+    if message.list_id:
+        email["List-Id"] = message.list_id  # RFC 2919
     if message.unsubscribe_url:
         email["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
@@ -176,11 +190,16 @@ class SmtpConfig:
 
 
 class SmtpSender:
-    """One SMTP connection, opened on first use and reused for a batch of messages."""
+    """One SMTP connection, opened on first use and reused for message after message until
+    `close()`. After a pause it is checked (NOOP) before use: servers hang up on idle clients,
+    and a send must not fail for that."""
+
+    IDLE_CHECK_SECONDS = 10.0
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
         self._smtp: smtplib.SMTP | None = None
+        self._used = 0.0  # time.monotonic() of the last exchange
 
     def _connect(self) -> smtplib.SMTP:
         c = self.config
@@ -199,11 +218,18 @@ class SmtpSender:
 
     def send(self, email: EmailMessage, recipients: list[str]) -> dict:
         """Sends; returns the recipients the server refused (when it accepted the others)."""
+        if self._smtp is not None and time.monotonic() - self._used > self.IDLE_CHECK_SECONDS:
+            try:
+                self._smtp.noop()
+            except (OSError, smtplib.SMTPException):
+                self.close()
         if self._smtp is None:
             self._smtp = self._connect()
         sender = getaddresses([email["From"]])[0][1]
         try:
-            return self._smtp.send_message(email, from_addr=sender, to_addrs=recipients)
+            refused = self._smtp.send_message(email, from_addr=sender, to_addrs=recipients)
+            self._used = time.monotonic()
+            return refused
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
             raise PermanentError(f"refused by the server: {exc}") from exc
         except smtplib.SMTPDataError as exc:

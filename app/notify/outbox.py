@@ -13,6 +13,7 @@ Call it from a service, before the service commits::
                                        # dict); pass ISO strings for dates, ids, codes, URLs
         reply_to: str | None = None,   # where a reply should reach a person
         unsubscribe_url: str | None = None,  # a subscription caused it: List-Unsubscribe (+ -Post)
+        list_id: str | None = None,    # a list's message: List-Id, e.g. "Liaisons <x.example.org>"
         attachments: list[dict] | None = None,  # [{"filename", "content_type", "content"(str)}]
         dedupe_key: str | None = None,  # enqueued once per key, e.g. "maint-remind:42:2026-12-01"
     ) -> OutboxMessage
@@ -37,6 +38,7 @@ template also sees `consortium_name` and `portal_url`.
 
 import uuid
 
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from app.core.config import get_settings
@@ -53,6 +55,7 @@ def enqueue(
     unsubscribe_url: str | None = None,
     attachments: list[dict] | None = None,
     dedupe_key: str | None = None,
+    list_id: str | None = None,
 ) -> OutboxMessage:
     """Adds one message to the caller's transaction (no commit); see the module docstring."""
     if dedupe_key is not None:
@@ -70,10 +73,37 @@ def enqueue(
         unsubscribe_url=unsubscribe_url,
         attachments=attachments,
         dedupe_key=dedupe_key,
+        list_id=list_id,
         message_id=_new_message_id(),
     )
     session.add(message)
     return message
+
+
+def enqueue_many(session: Session, messages: list[dict]) -> int:
+    """Adds many messages at once, each a dict of `enqueue`'s keyword arguments (no
+    `dedupe_key`): one multi-row INSERT in the caller's transaction instead of a statement per
+    message (an announcement to ~1,000 people). Returns how many."""
+    if not messages:
+        return 0
+    rows = []
+    for m in messages:
+        to = m["to"]
+        rows.append(
+            {
+                "recipients": [to] if isinstance(to, str) else list(to),
+                "template": m["template"].removesuffix(".html"),
+                "context": m["context"],
+                "reply_to": m.get("reply_to"),
+                "unsubscribe_url": m.get("unsubscribe_url"),
+                "attachments": m.get("attachments"),
+                "dedupe_key": None,
+                "list_id": m.get("list_id"),
+                "message_id": _new_message_id(),
+            }
+        )
+    session.execute(insert(OutboxMessage), rows)
+    return len(rows)
 
 
 def _new_message_id() -> str:

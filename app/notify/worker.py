@@ -2,10 +2,17 @@
 
 Claiming: a batch of due rows is selected `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one
 writer and ignores it), marked `sending` with a lease (`next_attempt_at` = now + lease) and
-committed. Each message is then sent and its row marked `sent` in its own transaction. A worker
-that dies mid-batch leaves its rows `sending`; once the lease has passed they are due again and
-another worker claims them. So a message is delivered twice only when the server accepted it and
-the worker died before recording that, and the resend carries the same `Message-ID`.
+committed. Each message is then sent and its row marked `sent` in its own short transaction,
+right after the server accepted it. A worker that dies mid-batch leaves its rows `sending`;
+once the lease has passed they are due again and another worker claims them. So a message is
+delivered twice only when the server accepted it and the worker died before recording that (the
+one message in flight), and the resend carries the same `Message-ID`. No transaction is open
+while the worker talks to the SMTP server: on SQLite, where one writer at a time holds the
+database, requests never wait for a send.
+
+Throughput: each worker keeps one SMTP connection open while there is mail to send (it is
+closed when the outbox is empty, and checked with NOOP before reuse after a pause), so a send
+costs one SMTP transaction, not a connection, EHLO and login.
 
 Failures are retried with exponential backoff and jitter; after `PORTAL_OUTBOX_MAX_ATTEMPTS` (or
 at once when retrying cannot help: an invalid address, a refusal) the row becomes `dead`.
@@ -33,6 +40,7 @@ from app.notify.mail import PermanentError, SmtpSender, build, render, sender_fr
 log = logging.getLogger(__name__)
 
 DUE = (OutboxState.pending, OutboxState.failed, OutboxState.sending)
+OUTBOX = OutboxMessage.__table__  # row updates as plain SQL: no ORM bookkeeping per message
 MAX_BACKOFF = timedelta(hours=6)
 
 
@@ -104,7 +112,8 @@ class Worker:
         return sorted(claimed, key=lambda m: m.id)
 
     def deliver(self, messages: list[OutboxMessage], stop: threading.Event | None = None) -> int:
-        """Sends the claimed rows one by one; returns how many were sent (or kept)."""
+        """Sends the claimed rows one by one; returns how many were sent (or kept). The SMTP
+        connection stays open for the next batch (`close` ends it)."""
         sent = 0
         # Stop early enough that the slowest send still ends inside the lease.
         deadline = (
@@ -112,16 +121,17 @@ class Worker:
             + self.settings.outbox_lease_seconds
             - (2 * self.settings.smtp_timeout_seconds + 5)
         )
-        try:
-            for index, message in enumerate(messages):
-                if (stop is not None and stop.is_set()) or time.monotonic() > deadline:
-                    self._release([m.id for m in messages[index:]])
-                    break
-                sent += self._deliver_one(message)
-        finally:
-            if self.sender is not None:
-                self.sender.close()
+        for index, message in enumerate(messages):
+            if (stop is not None and stop.is_set()) or time.monotonic() > deadline:
+                self._release([m.id for m in messages[index:]])
+                break
+            sent += self._deliver_one(message)
         return sent
+
+    def close(self) -> None:
+        """Ends the SMTP connection (the outbox is empty, or the worker stops)."""
+        if self.sender is not None:
+            self.sender.close()
 
     def _deliver_one(self, message: OutboxMessage) -> int:
         if message.attempts > self.settings.outbox_max_attempts:
@@ -135,9 +145,9 @@ class Worker:
         except Exception as exc:  # every failure is recorded; none loses the message
             self._fail(message, exc)
             return 0
-        with self._session() as session:
-            done = session.exec(
-                update(OutboxMessage)
+        with self._session() as session:  # recorded at once: only this one was in flight
+            done = session.execute(
+                OUTBOX.update()
                 .where(*self._still_mine(message.id))
                 .values(
                     state=OutboxState.sent,
@@ -198,10 +208,15 @@ class Worker:
             session.commit()
 
     def drain_once(self, stop: threading.Event | None = None) -> int:
-        """One batch: claim, then deliver. Returns how many rows were claimed."""
+        """One batch: claim, then deliver. Returns how many rows were claimed. A short batch
+        means the outbox is (nearly) empty: the SMTP connection is closed until there is more."""
         messages = self.claim()
-        if messages:
-            self.deliver(messages, stop)
+        try:
+            if messages:
+                self.deliver(messages, stop)
+        finally:
+            if len(messages) < self.settings.outbox_batch_size:
+                self.close()
         return len(messages)
 
     # --- the loop -----------------------------------------------------------------------------
@@ -220,10 +235,12 @@ class Worker:
             except Exception:
                 errors += 1
                 log.exception("worker error; retrying", extra={"worker": self.name})
+                self.close()
                 stop.wait(min(60.0, poll * 2**errors))
                 continue
             if not claimed:
                 stop.wait(poll)
+        self.close()
         log.info("worker stopped", extra={"worker": self.name})
 
 

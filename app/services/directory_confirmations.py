@@ -8,10 +8,11 @@ from sqlmodel import Session, select
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.models.directory import DirectoryConfirmation, DirectoryGap
+from app.models.duty import DutyAction
 from app.models.institution import Institution, InstitutionStatus
 from app.models.liaison import SEATS, Appointment, ContactRole
 from app.models.user import User
-from app.services import audit
+from app.services import audit, duties
 from app.services.access import require_library_lead, require_staff
 from app.services.liaisons import vacant_seats
 
@@ -28,6 +29,10 @@ def confirm(*, session: Session, actor: User, code: str) -> DirectoryConfirmatio
         entity_type="institution",
         entity_id=code,
         after={"directory_confirmed_at": confirmation.confirmed_at.isoformat()},
+    )
+    # The yearly confirmation is also a duty: confirming completes the library's open task.
+    duties.complete_for_action(
+        session=session, actor=actor, institution=code, action=DutyAction.directory_confirmation
     )
     session.commit()
     return confirmation

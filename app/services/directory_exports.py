@@ -8,11 +8,13 @@ from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from app.core.db import committed
+from app.models.common import without_unsafe
 from app.models.institution import Institution
 from app.models.liaison import SEATS, Liaison, LiaisonCreate, LiaisonPublic
 from app.models.user import User
 from app.services import liaisons
 from app.services.access import require_staff
+from app.services.spreadsheet import csv_text, read_cell
 
 # --- export -----------------------------------------------------------------------------------
 
@@ -23,15 +25,14 @@ CSV_COLUMNS = (
 
 
 def to_csv(people: list[LiaisonPublic]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    """Every cell safe to open in a spreadsheet (`spreadsheet.csv_text`)."""
+    rows = []
     for p in people:
         row = p.model_dump(mode="json")
         row["roles"] = "; ".join(row["roles"])
         row["active"] = "true" if p.active else "false"
-        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
-    return out.getvalue()
+        rows.append([row[c] for c in CSV_COLUMNS])
+    return csv_text(CSV_COLUMNS, rows)
 
 
 def to_vcard(people: list[LiaisonPublic], consortium: str | None = None) -> str:
@@ -66,6 +67,9 @@ def to_vcard(people: list[LiaisonPublic], consortium: str | None = None) -> str:
 
 
 def _text(value: str) -> str:
+    """A TEXT value (RFC 6350 §3.4): backslash, comma and semicolon escaped, every line break
+    (CRLF, a bare LF or a bare CR) written as `\\n`, control characters left out."""
+    value = without_unsafe(value).replace("\r\n", "\n").replace("\r", "\n")
     return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\n", "\\n")
 
 
@@ -199,7 +203,8 @@ def _parse(content: bytes, report: ImportReport) -> list[tuple[int, dict[str, st
                 RowProblem(line, "row", f"has {len(cells)} cells, the header has {len(header)}")
             )
             continue
-        rows.append((line, {h: c.strip() for h, c in zip(header, cells, strict=True) if c.strip()}))
+        values = {h: read_cell(c.strip()) for h, c in zip(header, cells, strict=True)}
+        rows.append((line, {h: v for h, v in values.items() if v}))
     report.rows = len(rows) + sum(1 for e in report.errors if e.field == "row")
     if report.rows > IMPORT_MAX_ROWS:
         report.errors.append(RowProblem(1, "file", f"has more than {IMPORT_MAX_ROWS} rows"))

@@ -1,6 +1,10 @@
 """The feeds calendar programs and feed readers poll: iCalendar (RFC 5545) for maintenance
 windows, Atom (RFC 4287) for windows and incident updates. Both are pure writers over rows the
-caller (or one query here) found; the routes cache what they render (`app.web.caching`)."""
+caller (or one query here) found; the routes cache what they render (`app.web.caching`).
+
+Every absolute URL comes from the configured public address (`PORTAL_BASE_URL`), never from a
+request's Host header. Text passes through `without_unsafe`: rows written before input was
+checked may hold control characters, which XML cannot carry and calendars choke on."""
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -10,6 +14,7 @@ from icalendar import Calendar, Event, vText
 from sqlmodel import Session, select
 
 from app.core.config import get_settings
+from app.models.common import without_unsafe
 from app.models.incident import Incident, IncidentUpdate
 from app.models.maintenance import Maintenance
 
@@ -57,11 +62,13 @@ def _event(window: Maintenance, *, host: str, base_url: str) -> Event:
     event.add("sequence", window.sequence)
     event.add("dtstart", window.starts_at)
     event.add("dtend", window.ends_at)
-    event.add("summary", window.title)
+    event.add("summary", without_unsafe(window.title))
     services = ", ".join(window.services)
     event.add(
         "description",
-        f"Services: {services}\nImpact: {window.impact}\n\n{window.description}".strip(),
+        without_unsafe(
+            f"Services: {services}\nImpact: {window.impact}\n\n{window.description}".strip()
+        ),
     )
     event.add("url", f"{base_url}/maintenance/{window.id}")
     event.add("categories", window.services)
@@ -102,9 +109,9 @@ def atom_feed(*, session: Session, base_url: str) -> bytes:
                 w.updated_at,
                 {
                     "id": f"tag:{host},2026:maintenance/{w.id}",
-                    "title": f"{prefix}{w.title} ({when})",
+                    "title": f"{prefix}{without_unsafe(w.title)} ({when})",
                     "link": f"{base_url}/maintenance/{w.id}",
-                    "summary": (
+                    "summary": without_unsafe(
                         f"{when}. Services: {', '.join(w.services)}. Impact: {w.impact}. "
                         f"{w.description}"
                     ).strip(),
@@ -119,9 +126,11 @@ def atom_feed(*, session: Session, base_url: str) -> bytes:
                 update.created_at,
                 {
                     "id": f"tag:{host},2026:incident/{incident.id}/update/{update.id}",
-                    "title": f"{incident.title}: {update.status.replace('_', ' ')}",
+                    "title": (
+                        f"{without_unsafe(incident.title)}: {update.status.replace('_', ' ')}"
+                    ),
                     "link": f"{base_url}/incidents/{incident.id}",
-                    "summary": update.body,
+                    "summary": without_unsafe(update.body),
                     "published": update.created_at,
                     "category": ["incident", update.status],
                 },

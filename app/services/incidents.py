@@ -4,14 +4,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, or_
-from sqlalchemy import table as sa_table
-from sqlalchemy.sql import column
 from sqlmodel import Session, select
 
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, NotFound
-from app.core.pagination import PageParams, Window, fetch
+from app.core.pagination import PageParams, Window, columns, construct, fetch_rows
 from app.models.incident import (
     Incident,
     IncidentCreate,
@@ -22,18 +20,16 @@ from app.models.incident import (
     IncidentTicketCreate,
     IncidentUpdate,
     IncidentUpdateCreate,
+    IncidentUpdatePublic,
 )
+from app.models.ticket import Ticket
 from app.models.user import User
 from app.notify.outbox import enqueue
 from app.services import audit
-from app.services.access import Notice, is_staff, require_staff
+from app.services.access import Notice, require_staff
 from app.services.liaisons import library_contacts
 from app.services.service_catalogue import check_services
-
-# The tickets slice owns the table; only these columns are read here.
-TICKET = sa_table(
-    "ticket", column("id"), column("number"), column("institution"), column("requester")
-)
+from app.services.tickets import queries as tickets
 
 
 def publish(session: Session, incidents: Sequence[Incident]) -> list[IncidentPublic]:
@@ -85,12 +81,52 @@ def incidents_since(*, session: Session, since: datetime) -> list[IncidentPublic
 def list_incidents(
     *, session: Session, status: IncidentStatus | None = None, page: PageParams
 ) -> Window:
-    stmt = select(Incident)
+    """Newest first, as `IncidentPublic`, in three statements whatever the page size: the
+    incidents (with the total and how many libraries reported each), their updates, their
+    services."""
+    reports = (
+        select(func.count(func.distinct(IncidentTicket.institution)))
+        .where(IncidentTicket.incident_id == Incident.id)
+        .scalar_subquery()
+    )
+    stmt = select(*columns(Incident, IncidentPublic, reports=reports))
     if status:
         stmt = stmt.where(Incident.status == status)
-    window = fetch(session, stmt.order_by(Incident.started_at.desc(), Incident.id.desc()), page)
-    window.items = publish(session, window.items)
+    stmt = stmt.order_by(Incident.started_at.desc(), Incident.id.desc())
+    window = fetch_rows(session, stmt, page)
+    window.items = _incidents(session, window.items)
     return window
+
+
+def _incidents(session: Session, rows) -> list[IncidentPublic]:
+    """Incident rows as `IncidentPublic`, with one statement for all their updates (newest
+    first) and one for their services."""
+    updates: dict[int, list] = {row["id"]: [] for row in rows}
+    services: dict[int, list[str]] = {row["id"]: [] for row in rows}
+    if updates:
+        ids = list(updates)
+        found = session.execute(
+            select(IncidentUpdate.incident_id, *columns(IncidentUpdate, IncidentUpdatePublic))
+            .where(IncidentUpdate.incident_id.in_(ids))
+            .order_by(IncidentUpdate.created_at.desc(), IncidentUpdate.id.desc())
+        ).mappings()
+        for update in found:
+            updates[update["incident_id"]].append(_build_update(update))
+        linked = session.execute(
+            select(IncidentService.incident_id, IncidentService.service)
+            .where(IncidentService.incident_id.in_(ids))
+            .order_by(IncidentService.service)
+        )
+        for incident_id, service in linked:
+            services[incident_id].append(service)
+    return [
+        _build_incident({**row, "services": services[row["id"]], "updates": updates[row["id"]]})
+        for row in rows
+    ]
+
+
+_build_incident = construct(IncidentPublic)
+_build_update = construct(IncidentUpdatePublic)
 
 
 def get_incident(*, session: Session, incident_id: int) -> Incident:
@@ -170,11 +206,14 @@ def add_update(
 def link_ticket(
     *, session: Session, actor: User, incident: Incident, data: IncidentTicketCreate
 ) -> Incident:
-    """ "Me too": a library links its ticket; staff may link any ticket."""
+    """ "Me too": a library links a ticket its user may see (the tickets slice's rule, so a
+    ticket they may not see stays unknown); staff may link any ticket."""
     row = session.execute(
-        select(TICKET.c.id, TICKET.c.institution).where(TICKET.c.number == data.ticket)
+        select(Ticket.id, Ticket.institution).where(
+            Ticket.number == data.ticket, tickets.visible(actor)
+        )
     ).first()
-    if row is None or not (is_staff(actor) or row.institution == actor.institution):
+    if row is None:
         raise NotFound(f"No ticket has the number {data.ticket}.")
     if session.get(IncidentTicket, (incident.id, row.id)) is None:
         session.add(

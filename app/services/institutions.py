@@ -9,11 +9,12 @@ from sqlmodel import Session, select
 from app.core.config import get_settings
 from app.core.db import committed
 from app.core.errors import Conflict, FieldError, Invalid, NotFound
-from app.core.pagination import PageParams, Window, fetch
+from app.core.pagination import PageParams, Window, columns, construct, fetch_rows
 from app.models.institution import (
     Institution,
     InstitutionCreate,
     InstitutionKind,
+    InstitutionPublic,
     InstitutionStatus,
     InstitutionUpdate,
 )
@@ -30,6 +31,7 @@ TRANSITIONS: dict[InstitutionStatus, set[InstitutionStatus]] = {
     S.leaving: {S.former, S.active},
     S.former: {S.joining},
 }
+_public = construct(InstitutionPublic)
 
 
 class InstitutionSort(StrEnum):
@@ -53,7 +55,8 @@ def list_institutions(
     sort: InstitutionSort = InstitutionSort.name,
     page: PageParams,
 ) -> Window:
-    stmt = select(Institution)
+    """One page of `InstitutionPublic`, in one statement (rows as mappings, no ORM objects)."""
+    stmt = select(*columns(Institution, InstitutionPublic))
     if q:
         stmt = stmt.where(
             or_(
@@ -69,7 +72,7 @@ def list_institutions(
     column = getattr(Institution, sort.value.lstrip("-"))
     order = column.desc() if sort.value.startswith("-") else column.asc()
     stmt = stmt.order_by(order, Institution.code)
-    return fetch(session, stmt, page)
+    return fetch_rows(session, stmt, page, _public)
 
 
 def get_institution(*, session: Session, code: str) -> Institution:

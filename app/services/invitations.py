@@ -1,13 +1,15 @@
 """Sign-in invitations for directory people: a single-use, expiring link e-mailed to them.
 
 Only the token's hash is stored; accepting creates (or re-opens) the person's account, whose
-role and institution follow their current appointments.
+role and institution follow their current appointments. Only the newest link works: issuing
+one deletes the person's earlier unused links (one sent to an address since corrected, say),
+and accepting one deletes the rest. Someone who already has an account is sent a password
+reset link instead, so an invitation never replaces a password silently.
 """
 
-import hashlib
-import secrets
 from datetime import timedelta
 
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
 from app.core import security
@@ -18,25 +20,32 @@ from app.models.directory import DirectoryInvitation, DirectoryInvitationPublic
 from app.models.liaison import ContactRole, Liaison
 from app.models.user import Role, User
 from app.notify.outbox import enqueue
-from app.services import audit, liaisons
+from app.services import audit, auth, liaisons
 from app.services.access import require_staff
+
+UNKNOWN = "This invitation link is unknown, used or expired; ask the consortium office."
 
 
 def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return security.link_digest(token)
 
 
 def invite(*, session: Session, actor: User, liaison: Liaison) -> DirectoryInvitationPublic:
-    """A single-use link, shown to staff and e-mailed through the outbox."""
+    """A single-use link, shown to staff and e-mailed through the outbox; for someone with an
+    account, a password reset link e-mailed to them only."""
     require_staff(actor, "invite people to sign in")
     person = liaisons.public(liaison)
     if not person.active:
         raise Conflict(f"{liaison.name} holds no current appointment to sign in for.")
-    token = secrets.token_urlsafe(32)
+    _void_unused(session, [liaison.id])
+    existing = _account(session, liaison.email)
+    if existing is not None and existing.active and existing.password_hash is not None:
+        return _reinvite(session, actor, liaison, existing)
+    token, digest = security.new_link_token()
     settings = get_settings()
     invitation = DirectoryInvitation(
         liaison_id=liaison.id,
-        token_hash=_digest(token),
+        token_hash=digest,
         expires_at=utcnow() + timedelta(hours=settings.directory_invitation_hours),
         created_by=actor.id,
     )
@@ -51,10 +60,8 @@ def invite(*, session: Session, actor: User, liaison: Liaison) -> DirectoryInvit
             "name": liaison.name,
             "institution": liaison.institution,
             "role": role.value.replace("_", " "),
-            "url": settings.portal_url.rstrip("/") + path,
-            "expires_at": invitation.expires_at.astimezone(settings.tz).strftime(
-                "%Y-%m-%d %H:%M %Z"
-            ),
+            "url": settings.base_url + path,
+            "expires_at": _local(invitation.expires_at),
         },
     )
     audit.record(
@@ -71,19 +78,62 @@ def invite(*, session: Session, actor: User, liaison: Liaison) -> DirectoryInvit
     )
 
 
+def _reinvite(
+    session: Session, actor: User, liaison: Liaison, user: User
+) -> DirectoryInvitationPublic:
+    """The person signs in as they do; if they forgot their password, the e-mailed link
+    lets them choose another. Staff never see that link."""
+    reset = auth.issue_reset(
+        session,
+        user,
+        template="account/reinvited",
+        minutes=get_settings().directory_invitation_hours * 60,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="invite",
+        entity_type="liaison",
+        entity_id=str(liaison.id),
+        after={"password_reset_for": user.id, "expires_at": reset.expires_at.isoformat()},
+    )
+    session.commit()
+    return DirectoryInvitationPublic(
+        liaison_id=liaison.id, url="/login", expires_at=reset.expires_at, password_reset=True
+    )
+
+
+def _account(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == email.strip().lower())).first()
+
+
+def _void_unused(session: Session, liaison_ids: list[int]) -> None:
+    session.execute(
+        delete(DirectoryInvitation).where(
+            DirectoryInvitation.liaison_id.in_(liaison_ids), DirectoryInvitation.used_at.is_(None)
+        )
+    )
+
+
+def _local(value) -> str:
+    return value.astimezone(get_settings().tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def open_invitation(*, session: Session, token: str) -> tuple[DirectoryInvitation, Liaison]:
     invitation = session.exec(
         select(DirectoryInvitation).where(DirectoryInvitation.token_hash == _digest(token))
     ).first()
     if invitation is None or invitation.used_at is not None or invitation.expires_at < utcnow():
-        raise NotFound(
-            "This invitation link is unknown, used or expired; ask the consortium office."
-        )
+        raise NotFound(UNKNOWN)
     return invitation, liaisons.get_liaison(session=session, liaison_id=invitation.liaison_id)
 
 
 def accept_invitation(*, session: Session, token: str, password: str) -> User:
-    """Creates or re-opens the account; its role and institution follow the appointments."""
+    """Creates or re-opens the account; its role and institution follow the appointments.
+
+    An active account that has a password is never taken over here (it signs in, or resets
+    its password). The link is used atomically: of two parallel posts, one wins.
+    """
     invitation, liaison = open_invitation(session=session, token=token)
     roles = {ContactRole(a.role) for a in liaison.appointments if a.ended_on is None}
     if not roles:
@@ -91,20 +141,42 @@ def accept_invitation(*, session: Session, token: str, password: str) -> User:
     problem = security.password_problem(password, liaison.email)
     if problem:
         raise Invalid(f"The password {problem}.", [FieldError("password", problem)])
-    user = session.exec(select(User).where(User.email == liaison.email)).first()
+    user = _account(session, liaison.email)
     if user is not None and user.is_staff:
         raise Conflict("This e-mail address belongs to a consortium account.")
+    if user is not None and user.active and user.password_hash is not None:
+        raise Conflict(
+            "You already have an account: sign in, or use “Forgot your password?” on the "
+            "sign-in page."
+        )
+    used = session.execute(
+        update(DirectoryInvitation)
+        .where(DirectoryInvitation.id == invitation.id, DirectoryInvitation.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    if used.rowcount != 1:
+        session.rollback()
+        raise NotFound(UNKNOWN)
     if user is None:
-        user = User(email=liaison.email, name=liaison.name, role=Role.library_staff)
+        user = User(email=liaison.email.strip().lower(), name=liaison.name, role=Role.library_staff)
     user.role = liaisons.account_role(roles)
     user.institution = liaison.institution
     user.active = True
     user.password_hash = security.hash_password(password)
     session.add(user)
     session.flush()
+    auth.revoke_sessions(session, user_id=user.id)
     liaison.account = user.id
-    invitation.used_at = utcnow()
-    session.add_all([liaison, invitation])
+    session.add(liaison)
+    # Every other link for this person (or another directory entry with the same address).
+    same_person = select(Liaison.id).where(
+        func.lower(Liaison.email) == liaison.email.strip().lower()
+    )
+    session.execute(
+        delete(DirectoryInvitation).where(
+            DirectoryInvitation.liaison_id.in_(same_person), DirectoryInvitation.used_at.is_(None)
+        )
+    )
     audit.record(
         session,
         actor=user,

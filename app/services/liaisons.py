@@ -6,16 +6,17 @@ here inside its own transaction. The database enforces the seat rule (`uq_appoin
 the code ends the previous holder first, so a conflict means someone else won a race (409).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import exists, func, or_
+from sqlalchemy import exists, or_
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
 from app.core.db import committed
 from app.core.errors import Conflict, FieldError, Invalid, NotFound, PermissionDenied
-from app.core.pagination import PageParams, Window
+from app.core.pagination import PageParams, Window, construct, fetch_rows
 from app.models.institution import Institution
 from app.models.liaison import (
     SEATS,
@@ -43,6 +44,28 @@ SEAT_CONFLICT = (
 
 # --- reading ----------------------------------------------------------------------------------
 
+# What a list reads of a person: the columns of `LiaisonPublic` that are their own.
+PERSON_COLUMNS = (
+    Liaison.id,
+    Liaison.name,
+    Liaison.email,
+    Liaison.phone,
+    Liaison.title,
+    Liaison.institution,
+    Institution.name.label("institution_name"),
+    Liaison.account,
+)
+APPOINTMENT_COLUMNS = (
+    Appointment.liaison_id,
+    Appointment.id,
+    Appointment.role,
+    Appointment.institution,
+    Appointment.started_on,
+    Appointment.ended_on,
+)
+_build_person = construct(LiaisonPublic)
+_build_appointment = construct(AppointmentPublic)
+
 
 def _filtered(
     *,
@@ -51,18 +74,20 @@ def _filtered(
     role: ContactRole | None = None,
     active: bool = True,
 ):
-    """People matching the directory's filters; `active=False` lists former contacts."""
+    """People matching the directory's filters, as the columns of `LiaisonPublic` that are
+    the person's own (with their institution's name); `active=False` lists former contacts."""
     held = select(Appointment.id).where(Appointment.liaison_id == Liaison.id)
     current = held.where(Appointment.ended_on.is_(None))
+    stmt = select(*PERSON_COLUMNS).outerjoin(Institution, Institution.code == Liaison.institution)
     if active and role:  # driven by ix_appointment_role_current, a covering index
         holders = select(Appointment.liaison_id).where(
             Appointment.role == role, Appointment.ended_on.is_(None)
         )
-        stmt = select(Liaison).where(Liaison.id.in_(holders))
+        stmt = stmt.where(Liaison.id.in_(holders))
     elif active:
-        stmt = select(Liaison).where(exists(current))
+        stmt = stmt.where(exists(current))
     else:
-        stmt = select(Liaison).where(~exists(current))
+        stmt = stmt.where(~exists(current))
         if role:
             stmt = stmt.where(exists(held.where(Appointment.role == role)))
     if institution:
@@ -94,13 +119,12 @@ def list_liaisons(
     role: ContactRole | None = None,
     active: bool = True,
 ) -> Window:
-    """One page as `LiaisonPublic`, in four statements whatever the page size."""
+    """One page as `LiaisonPublic`, in two statements whatever the page size: the people
+    (with the total) and their appointments."""
     stmt = _filtered(q=q, institution=institution, role=role, active=active)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = session.exec(
-        stmt.options(selectinload(Liaison.appointments)).limit(page.limit).offset(page.offset)
-    ).all()
-    return Window(items=publish(session, rows), total=total or 0)
+    window = fetch_rows(session, stmt, page)
+    window.items = _people(session, window.items)
+    return window
 
 
 def export_liaisons(
@@ -114,8 +138,40 @@ def export_liaisons(
 ) -> list[LiaisonPublic]:
     """Every match (not one page): an export is the whole answer to the filters."""
     stmt = _filtered(q=q, institution=institution, role=role, active=active)
-    rows = session.exec(stmt.options(selectinload(Liaison.appointments)).limit(EXPORT_LIMIT))
-    return publish(session, rows.all())
+    return _people(session, session.execute(stmt.limit(EXPORT_LIMIT)).mappings().all())
+
+
+def _people(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[LiaisonPublic]:
+    """People rows (`PERSON_COLUMNS`) as `LiaisonPublic`, with one statement for all their
+    appointments; nothing is validated again (the database checked it)."""
+    held: dict[int, list] = {row["id"]: [] for row in rows}
+    if held:
+        found = session.execute(
+            select(*APPOINTMENT_COLUMNS)
+            .where(Appointment.liaison_id.in_(list(held)))
+            .order_by(Appointment.started_on, Appointment.id)
+        ).mappings()
+        for appointment in found:
+            held[appointment["liaison_id"]].append(appointment)
+    return [_person(row, held[row["id"]]) for row in rows]
+
+
+def _person(row: Mapping[str, Any], appointments: list[Mapping[str, Any]]) -> LiaisonPublic:
+    """`public()` for a row and its appointments (oldest first)."""
+    current = [a for a in appointments if a["ended_on"] is None]
+    ended = [a["ended_on"] for a in appointments if a["ended_on"] is not None]
+    return _build_person(
+        {
+            **row,
+            "roles": sorted((a["role"] for a in current), key=_role_rank),
+            "active": bool(current),
+            "started_on": min((a["started_on"] for a in current or appointments), default=None),
+            "ended_on": None if current else max(ended, default=None),
+            "appointments": [
+                _build_appointment({**a, "current": a["ended_on"] is None}) for a in appointments
+            ],
+        }
+    )
 
 
 def get_liaison(*, session: Session, liaison_id: int) -> Liaison:
@@ -131,14 +187,15 @@ def get_liaison(*, session: Session, liaison_id: int) -> Liaison:
 
 
 def institution_contacts(*, session: Session, code: str) -> list[LiaisonPublic]:
-    """Everyone who ever held an appointment at `code`, current contacts first."""
+    """Everyone who ever held an appointment at `code`, current contacts first (two
+    statements: the people, their appointments)."""
     stmt = (
-        select(Liaison)
+        select(*PERSON_COLUMNS)
+        .outerjoin(Institution, Institution.code == Liaison.institution)
         .where(Liaison.institution == code)
-        .options(selectinload(Liaison.appointments))
         .order_by(Liaison.name, Liaison.id)
     )
-    people = publish(session, session.exec(stmt).all())
+    people = _people(session, session.execute(stmt).mappings().all())
     return sorted(people, key=lambda p: (not p.active, _seat_rank(p.roles), p.name))
 
 
@@ -188,8 +245,11 @@ def public(liaison: Liaison, institution_name: str | None = None) -> LiaisonPubl
     )
 
 
+_RANK = {role: rank for rank, role in enumerate(ContactRole)}
+
+
 def _role_rank(role: ContactRole) -> int:
-    return list(ContactRole).index(role)
+    return _RANK[ContactRole(role)]
 
 
 def _seat_rank(roles: list[ContactRole]) -> int:

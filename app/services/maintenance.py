@@ -7,28 +7,27 @@ it). The e-mails a write sends are in `app.services.maintenance_notices`, the .i
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from itertools import islice
 
-from dateutil.rrule import rrulestr
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import FieldError, Invalid, NotFound
-from app.core.pagination import PageParams, Window, fetch
+from app.core.pagination import PageParams, Window, columns, construct, fetch_rows
 from app.models.institution import Institution
 from app.models.maintenance import (
     Maintenance,
     MaintenanceCreate,
     MaintenanceInstitution,
+    MaintenancePublic,
     MaintenanceSeries,
     MaintenanceService,
     MaintenanceStatus,
     MaintenanceUpdate,
 )
 from app.models.user import User
-from app.services import audit
+from app.services import audit, recurrence
 from app.services.access import require_staff
 from app.services.maintenance_notices import WindowNotice, notify, snapshot
 from app.services.service_catalogue import check_services
@@ -65,7 +64,55 @@ def list_windows(
     if status:
         stmt = stmt.where(_status_is(status, now or utcnow()))
     order = Maintenance.starts_at.desc() if sort.value.startswith("-") else Maintenance.starts_at
-    return fetch(session, stmt.order_by(order, Maintenance.id), page)
+    stmt = stmt.with_only_columns(*_WINDOW_COLUMNS).order_by(order, Maintenance.id)
+    window = fetch_rows(session, stmt, page)
+    window.items = _public_windows(session, window.items, now or utcnow())
+    return window
+
+
+# What a list reads of a window; `services`, `institutions` and `status` are added to each.
+_WINDOW_COLUMNS = (
+    *columns(Maintenance, MaintenancePublic, series=Maintenance.series_id),
+    Maintenance.cancelled_at,
+)
+_build_window = construct(MaintenancePublic)
+
+
+def _public_windows(session: Session, rows, now: datetime) -> list[MaintenancePublic]:
+    """Window rows as `MaintenancePublic`, with one statement for all their services and one
+    for all their institutions (none: every member)."""
+    services: dict[int, list[str]] = {row["id"]: [] for row in rows}
+    institutions: dict[int, list[str]] = {row["id"]: [] for row in rows}
+    if services:
+        for links, column, found in (
+            (MaintenanceService, MaintenanceService.service, services),
+            (MaintenanceInstitution, MaintenanceInstitution.institution, institutions),
+        ):
+            stmt = select(links.maintenance_id, column).where(links.maintenance_id.in_(list(found)))
+            for window_id, value in session.execute(stmt.order_by(column)):
+                found[window_id].append(value)
+    return [
+        _build_window(
+            {
+                **row,
+                "status": _status_of(row, now),
+                "services": services[row["id"]],
+                "institutions": institutions[row["id"]],
+            }
+        )
+        for row in rows
+    ]
+
+
+def _status_of(row, now: datetime) -> MaintenanceStatus:
+    """`Maintenance.status_at` for a row."""
+    if row["cancelled_at"] is not None:
+        return MaintenanceStatus.cancelled
+    if now < row["starts_at"]:
+        return MaintenanceStatus.scheduled
+    if now < row["ends_at"]:
+        return MaintenanceStatus.in_progress
+    return MaintenanceStatus.completed
 
 
 def get_window(*, session: Session, window_id: int) -> Maintenance:
@@ -219,46 +266,24 @@ def cancel_window(
 
 
 def expand(rule: str, starts_at: datetime, ends_at: datetime) -> list[tuple[datetime, datetime]]:
-    """The occurrences of an RFC 5545 RRULE, at the first window's local wall-clock times.
+    """The windows of an RFC 5545 RRULE, at the first window's local wall-clock times.
 
-    The rule must end (COUNT or UNTIL) within the configured number of windows.
-    """
-    limit = get_settings().maintenance_max_occurrences
+    The rule must end (COUNT or UNTIL) within the configured number of windows; the work of
+    expanding it is bounded too (`app.services.recurrence`)."""
     zone = get_settings().tz
-    local_start = starts_at.astimezone(zone)
-    length = ends_at.astimezone(zone).replace(tzinfo=None) - local_start.replace(tzinfo=None)
-    text = rule.strip().removeprefix("RRULE:")
-    problem = None
-    for dtstart in (local_start, local_start.replace(tzinfo=None)):
-        try:
-            found = list(islice(rrulestr(text, dtstart=dtstart, forceset=True), limit + 1))
-            break
-        except (ValueError, TypeError) as exc:
-            problem = problem or str(exc) or "it does not parse"
-    else:
-        raise Invalid(
-            f"The recurrence rule is not valid RFC 5545: {problem}.",
-            [FieldError("rrule", f"does not parse: {problem}")],
-        )
-    if len(found) > limit:
-        raise Invalid(
-            f"The recurrence rule makes more than {limit} windows; give it a COUNT or an UNTIL.",
-            [FieldError("rrule", f"makes more than {limit} windows")],
-        )
-    if not found:
-        raise Invalid(
-            "The recurrence rule makes no window.", [FieldError("rrule", "makes no window")]
-        )
-    out = []
-    for occurrence in found:
-        naive = occurrence.replace(tzinfo=None)
-        out.append(
-            (naive.replace(tzinfo=zone).astimezone(UTC), (naive + length).replace(tzinfo=zone))
-        )
-    return [(start, end.astimezone(UTC)) for start, end in out]
+    local_start = starts_at.astimezone(zone).replace(tzinfo=None)
+    length = ends_at.astimezone(zone).replace(tzinfo=None) - local_start
+    found = recurrence.occurrences(
+        rule, local_start, limit=get_settings().maintenance_max_occurrences, zone=zone
+    )
+    return [(_utc(start, zone), _utc(start + length, zone)) for start in found]
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _utc(local: datetime, zone) -> datetime:
+    return local.replace(tzinfo=zone).astimezone(UTC)
 
 
 def _filtered(*, service: str | None, institution: str | None):

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from app.core.config import get_settings
 from app.core.db import utcnow
+from app.models.common import without_unsafe
 from app.models.maintenance import Maintenance
 from app.notify.jobs import register_job
 from app.notify.outbox import enqueue
@@ -57,7 +58,7 @@ def notify(
     ics = calendar(windows, host=host_of(base_url), base_url=base_url)
     context = {
         "kind": kind.value,
-        "window": snapshot(window) | {"id": window.id, "sequence": window.sequence},
+        "window": _clean(snapshot(window)) | {"id": window.id, "sequence": window.sequence},
         "when": local_range(window.starts_at, window.ends_at),
         "url": f"{base_url}/maintenance/{window.id}",
         "changed": changed or [],
@@ -68,7 +69,7 @@ def notify(
             session,
             to=person.email,
             template=TEMPLATE,
-            context={**context, "name": person.name},
+            context={**context, "name": without_unsafe(person.name)},
             attachments=[
                 {
                     "filename": f"maintenance-{window.id}.ics",
@@ -79,6 +80,12 @@ def notify(
             # The key each kind had when it was a template of its own, so nothing is re-sent.
             dedupe_key=f"maintenance/{kind}:{window.id}:{key or window.sequence}:{person.email}",
         )
+
+
+def _clean(values: dict) -> dict:
+    """The text of a row written before input was checked, without control characters: a
+    notice must render and send whatever the row holds."""
+    return {k: without_unsafe(v) if isinstance(v, str) else v for k, v in values.items()}
 
 
 # --- the scheduled job (run by `portal worker`) -------------------------------------------------

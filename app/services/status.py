@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.models.incident import Incident, IncidentPublic, IncidentUpdate
+from app.models.incident import Incident, IncidentPublic, IncidentTicket, IncidentUpdate
 from app.models.maintenance import Maintenance, MaintenancePublic
 from app.models.service import Impact, Service, ServicePublic, ServiceStatus
 from app.models.status import HistoryDay, StatusPublic
@@ -140,17 +140,21 @@ def public_window(window: Maintenance, now: datetime) -> MaintenancePublic:
 def fingerprint(*, session: Session, now: datetime | None = None) -> tuple[str, datetime]:
     """A validator for conditional GET: changes whenever anything the status views show changes.
 
-    That is any write (the newest `updated_at`, row counts) and any window starting or ending
-    (derived statuses move with the clock), plus the hour, since pages show relative times.
-    Returns (ETag seed, Last-Modified). One query, however many windows there are.
+    That is any write (the newest `updated_at`, row counts; a library's "me too" counts as a
+    write of its incident, whose page shows how many libraries reported it) and any window
+    starting or ending (derived statuses move with the clock), plus the hour, since pages show
+    relative times and windows come into the 30-day and leave the 90-day views. Returns (ETag
+    seed, Last-Modified). One query, however many windows there are. `app.web.caching` keys
+    what it renders by the seed, so whatever changes what a view shows must change the seed.
     """
     now = now or utcnow()
-    m, i, u, s = Maintenance, Incident, IncidentUpdate, Service
+    m, i, u, s, t = Maintenance, Incident, IncidentUpdate, Service, IncidentTicket
     parts = union_all(
         select(func.count(), func.max(m.updated_at)),
         select(func.count(), func.max(i.updated_at)),
         select(func.count(), func.max(u.created_at)),
         select(func.count(), func.max(s.created_at)),
+        select(func.count(), func.max(t.linked_at)),
         select(func.count(), func.max(m.starts_at)).where(m.starts_at <= now),
         select(func.count(), func.max(m.ends_at)).where(m.ends_at <= now),
     )

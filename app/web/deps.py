@@ -1,17 +1,21 @@
 """Dependencies every router shares, as `Annotated` aliases."""
 
+import ipaddress
+from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from app.core import security
+from app.core.config import get_settings
 from app.core.db import get_session
 from app.core.errors import NotAuthenticated, PermissionDenied
-from app.core.pagination import PageParams
+from app.core.pagination import PageParams, page_params
 from app.models.common import MAX_ID
 from app.models.directory_change import DirectoryChange
+from app.models.duty import Duty
 from app.models.incident import Incident
 from app.models.institution import Institution
 from app.models.liaison import Liaison
@@ -22,6 +26,7 @@ from app.services import (
     access,
     auth,
     directory_changes,
+    duties,
     incidents,
     institutions,
     liaisons,
@@ -38,35 +43,68 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def client_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's address: the direct peer, or, when that peer is a trusted proxy
+    (`PORTAL_TRUSTED_PROXIES`), the nearest `X-Forwarded-For` hop that is not one of ours
+    (the hops further left are whatever the client claimed)."""
+    peer = request.client.host if request.client else None
+    proxies = _trusted_proxies(get_settings().trusted_proxies)
+    if not proxies or not _within(peer, proxies):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _within(hop, proxies):
+            return hop if _address(hop) else peer
+    return peer
+
+
+@lru_cache
+def _trusted_proxies(setting: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(
+        ipaddress.ip_network(p.strip(), strict=False) for p in setting.split(",") if p.strip()
+    )
+
+
+def _address(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text or "")
+    except ValueError:
+        return None
+
+
+def _within(text: str | None, networks) -> bool:
+    address = _address(text)
+    return address is not None and any(address in n for n in networks)
 
 
 def _authenticate(request: Request, session: Session, bearer: str | None) -> User | None:
     """The signed-in user, or None when the request carries no credentials at all.
 
     A bearer header wins over the cookie; a cookie-authenticated unsafe request must also carry
-    the CSRF token bound to that sign-in.
+    the CSRF token bound to that sign-in. One lookup (the user joined to a live session); at
+    most once a minute a second statement notes that the session was seen.
     """
     token = bearer or request.cookies.get(security.COOKIE_NAME)
     if not token:
         return None
-    found = auth.user_for_token(session=session, token=token)
+    found = auth.authenticate(session=session, token=token)
     if found is None:
         raise NotAuthenticated("The access token is invalid, expired or revoked.")
-    user, claims = found
-    if bearer is None and security.needs_renewal(claims):
+    renewed = None
+    if bearer is None and security.needs_renewal(found.claims):
         # The new cookie rides on whatever response this request gets (app.core.middleware).
-        renewed, renewed_claims = security.create_access_token(str(user.id))
+        fresh, renewed = auth.renew(found)
         secure = request.url.scheme == "https"
-        request.state.set_cookie = security.session_cookie(renewed, renewed_claims, secure=secure)
+        request.state.set_cookie = security.session_cookie(fresh, renewed, secure=secure)
+    auth.seen(session, found, renewed)
+    user, claims = found.user, found.claims
     request.state.user = user
     request.state.claims = claims
-    request.state.csrf_token = security.csrf_token(claims.token_id)
+    request.state.csrf_token = security.csrf_token(claims.session_id)
     presented = request.headers.get(security.CSRF_HEADER)
     if (
         bearer is None
         and request.method not in SAFE_METHODS
-        and not security.csrf_valid(claims.token_id, presented)
+        and not security.csrf_valid(claims.session_id, presented)
     ):
         raise PermissionDenied("The CSRF token is missing or wrong; reload the page.")
     return user
@@ -82,7 +120,7 @@ def get_optional_user(
         return None
 
 
-def get_current_user(
+async def get_current_user(
     request: Request, session: SessionDep, bearer: Annotated[str | None, Depends(_bearer)]
 ) -> User:
     user = _authenticate(request, session, bearer)
@@ -95,7 +133,7 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_staff_user(user: CurrentUser) -> User:
+async def get_staff_user(user: CurrentUser) -> User:
     access.require_staff(user, "see this")
     return user
 
@@ -103,34 +141,34 @@ def get_staff_user(user: CurrentUser) -> User:
 StaffUser = Annotated[User, Depends(get_staff_user)]
 
 
-def get_institution(code: str, session: SessionDep, user: CurrentUser) -> Institution:
+async def get_institution(code: str, session: SessionDep, user: CurrentUser) -> Institution:
     return institutions.get_institution(session=session, code=code)
 
 
 InstitutionDep = Annotated[Institution, Depends(get_institution)]
 
 
-Paging = Annotated[PageParams, Depends()]
+Paging = Annotated[PageParams, Depends(page_params)]
 
 
 # --- load-or-404: another institution's private record does not exist -----------------------
 
 
-def get_liaison(liaison_id: IdPath, session: SessionDep, user: CurrentUser) -> Liaison:
+async def get_liaison(liaison_id: IdPath, session: SessionDep, user: CurrentUser) -> Liaison:
     return liaisons.get_liaison(session=session, liaison_id=liaison_id)
 
 
 LiaisonDep = Annotated[Liaison, Depends(get_liaison)]
 
 
-def load_window(window_id: IdPath, session: SessionDep) -> Maintenance:
+async def load_window(window_id: IdPath, session: SessionDep) -> Maintenance:
     return maintenance.get_window(session=session, window_id=window_id)
 
 
 WindowDep = Annotated[Maintenance, Depends(load_window)]
 
 
-def get_ticket(
+async def get_ticket(
     number: Annotated[str, Path(pattern=TICKET_NUMBER, examples=["2026-00042"])],
     session: SessionDep,
     user: CurrentUser,
@@ -142,15 +180,80 @@ def get_ticket(
 TicketDep = Annotated[Ticket, Depends(get_ticket)]
 
 
-def get_change(change_id: IdPath, session: SessionDep, user: CurrentUser) -> DirectoryChange:
+async def get_change(change_id: IdPath, session: SessionDep, user: CurrentUser) -> DirectoryChange:
     return directory_changes.get_change(session=session, actor=user, change_id=change_id)
 
 
 ChangeDep = Annotated[DirectoryChange, Depends(get_change)]
 
 
-def load_incident(incident_id: IdPath, session: SessionDep) -> Incident:
+async def load_incident(incident_id: IdPath, session: SessionDep) -> Incident:
     return incidents.get_incident(session=session, incident_id=incident_id)
 
 
 IncidentDep = Annotated[Incident, Depends(load_incident)]
+
+
+async def load_duty(duty_id: IdPath, session: SessionDep, user: CurrentUser) -> Duty:
+    return duties.get_duty(session=session, duty_id=duty_id)
+
+
+DutyDep = Annotated[Duty, Depends(load_duty)]
+
+
+# --- communications (lists, announcements, events) ---------------------------------------------
+
+from app.models.announcement import Announcement  # noqa: E402
+from app.models.event import Event  # noqa: E402
+from app.models.list import SLUG, MailingList  # noqa: E402
+from app.services import announcements, events, lists  # noqa: E402
+
+
+async def get_mailing_list(
+    slug: Annotated[str, Path(pattern=SLUG, max_length=60, examples=["ishare-liaisons"])],
+    session: SessionDep,
+    user: CurrentUser,
+) -> MailingList:
+    return lists.get_list(session=session, slug=slug)
+
+
+MailingListDep = Annotated[MailingList, Depends(get_mailing_list)]
+
+
+async def get_announcement(
+    announcement_id: IdPath, session: SessionDep, user: CurrentUser
+) -> Announcement:
+    """Members see sent announcements; a scheduled one exists only for staff."""
+    return announcements.get_announcement(
+        session=session, actor=user, announcement_id=announcement_id
+    )
+
+
+AnnouncementDep = Annotated[Announcement, Depends(get_announcement)]
+
+
+async def get_event(event_id: IdPath, session: SessionDep, user: CurrentUser) -> Event:
+    return events.get_event(session=session, event_id=event_id)
+
+
+EventDep = Annotated[Event, Depends(get_event)]
+
+
+async def get_feed_reader(
+    request: Request,
+    session: SessionDep,
+    bearer: Annotated[str | None, Depends(_bearer)],
+    key: Annotated[
+        str | None,
+        Query(max_length=80, description="Your personal feed key (see the events page)."),
+    ] = None,
+) -> User:
+    """A signed-in member, or a feed reader or calendar program presenting a member's key."""
+    user = _authenticate(request, session, bearer) if (bearer or key is None) else None
+    user = user or lists.user_for_feed_key(session, key)
+    if user is None:
+        raise NotAuthenticated("Sign in, or use your personal feed link.")
+    return user
+
+
+FeedReader = Annotated[User, Depends(get_feed_reader)]

@@ -24,8 +24,12 @@ AREAS = (
     Area("Directory", "/institutions", MEMBERS),
     Area("People", "/liaisons", MEMBERS),
     Area("Tickets", "/tickets", MEMBERS),
+    Area("Announcements", "/announcements", MEMBERS),
+    Area("Events", "/events", MEMBERS),
+    Area("Duties", "/duties", MEMBERS),
     Area("Status", "/status", None),
     Area("Admin", "/admin", frozenset({Role.consortium_admin})),
+    Area("Accounts", "/users", frozenset({Role.consortium_admin})),
 )
 
 

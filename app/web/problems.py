@@ -132,13 +132,18 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
         )
         field = ".".join(loc[1:] if location else loc) or (location or "body")
         errors.append(
-            FieldProblem(field=field, message=e.get("msg", "is invalid"), location=location)
+            FieldProblem(field=field, message=_plain(e.get("msg", "is invalid")), location=location)
         )
     names = ", ".join(sorted({e.field for e in errors}))
     problem = make_problem(
         request, 422, f"Some fields are not valid: {names}.", "Invalid request", errors=errors
     )
     return respond(request, problem)
+
+
+def _plain(message: str) -> str:
+    """A validator's own words, without pydantic's "Value error, " in front."""
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
 async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -19,7 +19,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jinja2_fragments import render_block
+from pydantic import TypeAdapter
+from pydantic_core import PydanticSerializationError
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.core.config import get_settings
 from app.core.security import CSRF_FIELD, CSRF_HEADER
@@ -145,6 +148,7 @@ def context(request: Request, **values: Any) -> dict[str, Any]:
         "nav": navigation(request, user),
         "consortium_name": settings.consortium_name,
         "timezone": settings.timezone,
+        "base_url": settings.base_url,  # absolute links: PORTAL_BASE_URL, never the Host header
         **values,
     }
 
@@ -207,6 +211,55 @@ def export_format(request: Request, formats: dict[str, Export]) -> str | None:
     if best is not None and ranks.get(best, 0.0) > other:
         return media[best]
     return None
+
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _same_fields(one: Any, other: Any) -> bool:
+    fields = getattr(one, "model_fields", None)
+    return fields is not None and fields.keys() == getattr(other, "model_fields", {}).keys()
+
+
+class JsonOut:
+    """The JSON representation of one shared route, serialised once by pydantic-core.
+
+    FastAPI would validate the route's result against its response model and then serialise
+    it. A result that already *is* the response model (services build their public models
+    with `model_construct` from rows the database has already checked) is serialised
+    directly; anything else (an ORM row, a dict) is validated first, exactly as FastAPI
+    would. `SharedRoute` fills in the route's response model and status code, so the OpenAPI
+    document does not change.
+    """
+
+    adapter: TypeAdapter | None = None
+    model: Any = None
+    parents: tuple[type, ...] = ()
+    status_code: int | None = None
+
+    def body(self, result: Any) -> bytes:
+        assert self.adapter is not None
+        if type(result) in self.parents and _same_fields(type(result), self.model):
+            # e.g. `page()`'s plain `Page` for a route declaring `Page[InstitutionPublic]`
+            result = self.model.model_construct(**result.__dict__)
+        if type(result) is self.model:
+            try:
+                return self.adapter.dump_json(result, by_alias=True, warnings="error")
+            except PydanticSerializationError:
+                pass  # something inside is not its declared model: validate, as FastAPI would
+        value = self.adapter.validate_python(result, from_attributes=True)
+        return self.adapter.dump_json(value, by_alias=True)
+
+    def respond(self, result: Any, response: Response) -> Response:
+        answer = Response(
+            self.body(result),
+            status_code=self.status_code or response.status_code or 200,
+            media_type="application/json",
+        )
+        answer.headers.raw.extend(
+            (k, v) for k, v in response.headers.raw if k not in (b"content-length",)
+        )
+        return answer
 
 
 def shared(
@@ -288,26 +341,39 @@ def shared(
 
         if inspect.iscoroutinefunction(endpoint):
 
-            @functools.wraps(endpoint)
-            async def wrapper(**kwargs):
-                view, response = view_of(kwargs)
-                answer = exported(view)
-                if answer is not None:
-                    return answer
-                return finish(await endpoint(**kwargs), view, response)
+            async def call(kwargs: dict, request: Request) -> Any:
+                return await endpoint(**kwargs)
 
         else:
 
-            @functools.wraps(endpoint)
-            def wrapper(**kwargs):
-                view, response = view_of(kwargs)
-                answer = exported(view)
-                if answer is not None:
-                    return answer
-                return finish(endpoint(**kwargs), view, response)
+            async def call(kwargs: dict, request: Request) -> Any:
+                # A read runs in the event loop: its few short statements cost less than the
+                # hand-off to a thread and back (DESIGN.md §8, bench/README.md). A write may
+                # wait for a lock, so it still goes to the thread pool.
+                if request.method in READ_METHODS:
+                    return endpoint(**kwargs)
+                return await run_in_threadpool(endpoint, **kwargs)
 
+        @functools.wraps(endpoint)
+        async def wrapper(**kwargs):
+            view, response = view_of(kwargs)
+            answer = exported(view)
+            if answer is not None:
+                return answer
+            result = await call(kwargs, view.request)
+            if (
+                json_out.adapter is not None
+                and not isinstance(result, Response)
+                and representation(view.request) is Representation.json
+            ):
+                add_vary(response)
+                return json_out.respond(result, response)
+            return finish(result, view, response)
+
+        json_out = JsonOut()
         wrapper.__signature__ = signature.replace(parameters=params)
         wrapper.__shared__ = tuple(EXPORT_MEDIA[name] for name in exports)
+        wrapper.__json_out__ = json_out
         return wrapper
 
     return decorate
@@ -329,3 +395,10 @@ class SharedRoute(APIRoute):
             responses[code] = {**entry, "content": content}
             kwargs["responses"] = responses
         super().__init__(path, endpoint, **kwargs)
+        json_out = getattr(endpoint, "__json_out__", None)
+        if json_out is not None and self.response_model is not None:
+            json_out.adapter = TypeAdapter(self.response_model)
+            json_out.model = self.response_model
+            if isinstance(self.response_model, type):
+                json_out.parents = self.response_model.__mro__[1:]
+            json_out.status_code = self.status_code

@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from app.models.directory_change import DirectoryChange
+from app.models.duty import Duty
 from app.models.incident import Incident
 from app.models.institution import Institution
 from app.models.liaison import Liaison
 from app.models.maintenance import Maintenance
 from app.models.ticket import Ticket
 from app.models.user import Role, User
+from tests.factories.communications import CommunicationsBuilders
 from tests.factories.core import PASSWORD, CoreBuilders
 from tests.factories.directory import DirectoryBuilders
+from tests.factories.duties import DutiesBuilders
 from tests.factories.maintenance import MaintenanceBuilders
 from tests.factories.outbox import OutboxBuilders
 from tests.factories.tickets import TicketsBuilders
@@ -62,6 +65,7 @@ class World:
     admin: User
     window: Maintenance
     incident: Incident
+    duty: Duty | None = None  # due in five days, with a task for each library
 
     def user(self, role: Role, *, own: bool = True) -> User:
         """The World's user of `role` (for a library role: at `own`, else at `other`)."""
@@ -106,6 +110,7 @@ class WorldBuilders:
             admin=self.user(Role.consortium_admin, name="Ada Admin"),
             window=self.window(title="World maintenance window"),
             incident=self.incident(title="World incident"),
+            duty=self.duty(title="World duty"),
         )
 
 
@@ -113,9 +118,11 @@ class WorldBuilders:
 class Factory(
     CoreBuilders,
     DirectoryBuilders,
+    DutiesBuilders,
     TicketsBuilders,
     MaintenanceBuilders,
     OutboxBuilders,
+    CommunicationsBuilders,
     WorldBuilders,
 ):
     session: Session

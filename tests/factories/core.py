@@ -7,6 +7,7 @@ from sqlmodel import Session
 from app.core import security
 from app.models.institution import Institution, InstitutionStatus
 from app.models.user import Role, User
+from app.services import auth
 
 PASSWORD = "Correct-Horse-Battery-9"
 _PASSWORD_HASH = security.hash_password(PASSWORD)  # Argon2 is slow on purpose: hash once
@@ -39,9 +40,14 @@ class CoreBuilders:
         self.session.commit()
         return user
 
+    def token(self, user: User) -> str:
+        """A bearer token of a new sign-in (session) of `user`."""
+        token, _ = auth.start_session(self.session, user, auth.Client(user_agent="tests"))
+        self.session.commit()
+        return token
+
     def headers(self, user: User) -> dict[str, str]:
-        token, _ = security.create_access_token(str(user.id))
-        return {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"Bearer {self.token(user)}"}
 
     def signed_in(self, role: Role = Role.consortium_admin, institution: str | None = None):
         """A user of `role` and the headers that authenticate as them."""

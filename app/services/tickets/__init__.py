@@ -8,8 +8,8 @@
 - `attachments`, `search` (full text), `sla` (the business-hours clock)
 - `records`: what every write shares (row lock, version, timeline events, audit entries)
 
-Imports run one way: records ← sla, search ← queries ← notices ← workflow; privacy and
-attachments need only records. The names routes and other slices use are re-exported here.
+Imports run one way: sla ← records ← queries ← notices ← workflow (search beside records);
+attachments need records, privacy records, attachments and search. The names routes and other slices use are re-exported here.
 """
 
 from app.services.tickets.privacy import find_patron_data, redact
@@ -29,6 +29,7 @@ from app.services.tickets.queries import (
     list_tickets,
     people,
     public,
+    read_ticket,
     sees_patron_data,
     to_public,
     visible,
@@ -64,6 +65,7 @@ __all__ = [
     "next_statuses",
     "people",
     "public",
+    "read_ticket",
     "redact",
     "sees_patron_data",
     "to_public",

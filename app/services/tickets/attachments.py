@@ -1,11 +1,14 @@
 """Attachments: files on disk under the attachment directory, metadata in the database.
 
 The type is read from the content (magic bytes), never from the name or the client's claim; a
-file is served only through the ticket's visibility rule, always as a download.
+file is served only through the ticket's visibility rule, always as a download, under a name
+that cannot pose as a path, reverse itself or open as a page or script.
 """
 
 import hashlib
+import unicodedata
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,7 +25,8 @@ from app.models.ticket import (
     TicketStatus,
 )
 from app.models.user import User
-from app.services.tickets.records import add_event, audited, columns, touch
+from app.services.access import require_staff
+from app.services.tickets.records import add_event, audited, columns, lock, touch
 
 SIGNATURES: list[tuple[bytes, str]] = [
     (b"%PDF-", "application/pdf"),
@@ -47,6 +51,33 @@ def sniff(content: bytes) -> str | None:
         if exc.start < len(head) - 4:  # a multi-byte character cut at the edge is still text
             return None
     return "text/plain"
+
+
+# Names a browser or the desktop would open as a page, a script or a program.
+ACTIVE = {
+    *("html", "htm", "xhtml", "shtml", "mht", "mhtml", "svg", "svgz", "xml", "xsl", "xslt"),
+    *("hta", "js", "mjs", "jse", "vbs", "vbe", "wsf", "wsh", "ps1", "bat", "cmd", "com"),
+    *("exe", "scr", "pif", "msi", "jar", "lnk", "reg", "url", "swf", "php", "asp", "aspx"),
+}
+
+
+def safe_filename(name: str) -> str:
+    """A readable name that is only a name: the last part of any path (either slash), no
+    control, format or bidirectional characters (U+202E turns `gnp.html` into `lmth.png`), no
+    leading dots, and `.txt` after an extension that would run or render."""
+    name = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
+    name = "".join(c for c in name if unicodedata.category(c)[0] not in "CZ" or c == " ")
+    name = " ".join(name.split()).lstrip(". ")
+    if not name.strip("."):
+        return "attachment"
+    stem, dot, extension = name.rpartition(".")
+    if not (dot and stem and len(extension) <= 16):
+        stem, extension = name, ""
+    if len(name) > 190:  # room for the `.txt` below within the column's 200
+        name = stem[: 189 - len(extension)].rstrip() + (f".{extension}" if extension else "")
+    if extension.lower() in ACTIVE:
+        name = f"{name}.txt"
+    return name
 
 
 def directory() -> Path:
@@ -79,7 +110,7 @@ def add_attachment(
             "Only PDF, PNG, JPEG, GIF and plain-text files can be attached.",
             [FieldError("file", "is not an accepted type")],
         )
-    name = Path(filename or "attachment").name.strip()[:200] or "attachment"
+    name = safe_filename(filename or "attachment")
     key = uuid.uuid4().hex
     folder = directory()
     folder.mkdir(parents=True, exist_ok=True)
@@ -142,3 +173,52 @@ def attachment_public(attachment: TicketAttachment, ticket: Ticket) -> Attachmen
     return AttachmentPublic.model_validate(
         columns(attachment) | {"ticket": ticket.number, "url": url}
     )
+
+
+def redact_content(
+    attachment: TicketAttachment, passage: str
+) -> tuple[int, tuple[Path, Path] | None]:
+    """Removes the passage from a text attachment by writing the file anew under a new key
+    (the row then points at it; the caller deletes the old file once that is committed).
+    Returns the occurrences and (old, new) paths when the file was rewritten. Other types
+    (PDF, images) cannot be searched reliably: staff delete those instead."""
+    if attachment.content_type != "text/plain":
+        return 0, None
+    old = file_path(attachment)
+    content = old.read_bytes().decode("utf-8", errors="surrogateescape")
+    count = content.count(passage)
+    if not count:
+        return 0, None
+    data = content.replace(passage, "[redacted]").encode("utf-8", errors="surrogateescape")
+    key = uuid.uuid4().hex
+    new = directory() / key
+    new.write_bytes(data)
+    attachment.storage_key = key
+    attachment.size = len(data)
+    attachment.sha256 = hashlib.sha256(data).hexdigest()
+    return count, (old, new)
+
+
+def discard(paths: Iterable[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def delete_attachment(
+    *, session: Session, actor: User, ticket: Ticket, attachment: TicketAttachment
+) -> None:
+    """Staff remove a file (e.g. a screenshot full of patron data); the timeline says a file
+    was removed and the audit entry which, by id, size and type (never its name)."""
+    require_staff(actor, "delete attachments")
+    lock(session, ticket)
+    path = file_path(attachment)
+    before = {"attachment": attachment.id, "size": attachment.size, "type": attachment.content_type}
+    session.delete(attachment)
+    now = utcnow()
+    data = {"attachment": before["attachment"], "removed": True}
+    add_event(session, ticket, actor, TicketEventKind.attachment, data, at=now)
+    touch(ticket, now)
+    session.add(ticket)
+    audited(session, ticket, actor, "delete attachment", {}, before=before)
+    session.commit()
+    path.unlink(missing_ok=True)  # after the commit: a failed delete keeps its file

@@ -8,17 +8,23 @@ count or e-mail can show them to a library user.
 import base64
 import binascii
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, or_, true, tuple_
+from sqlalchemy import ColumnElement, Row, String, cast, func, literal, or_, true, tuple_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from app.core.db import utcnow
 from app.core.errors import FieldError, Invalid, NotFound
+from app.core.pagination import construct
+from app.models.common import MAX_ID
 from app.models.ticket import (
+    COUNT_CAP,
     CommentPublic,
     EventPublic,
     Ticket,
@@ -33,7 +39,7 @@ from app.models.ticket import (
 from app.models.user import Role, User
 from app.services.access import is_library_lead, is_staff
 from app.services.tickets import search
-from app.services.tickets.records import columns
+from app.services.tickets.records import columns, etag
 from app.services.tickets.sla import sla
 
 
@@ -42,6 +48,7 @@ class TicketSort(StrEnum):
     created = "created_at"
     updated_desc = "-updated_at"
     updated = "updated_at"
+    sla_due = "sla_due_at"  # the staff queue: the next deadline first, waiting and done last
 
 
 class TicketView(StrEnum):
@@ -68,9 +75,23 @@ class TicketFilters:
 
 @dataclass
 class TicketWindow:
+    """One page: `total` is exact up to `COUNT_CAP`; `capped` says there are more."""
+
     items: list[TicketPublic]
     total: int
+    capped: bool
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a cursor continues: after the row with this sort value (None: a row without an
+    SLA deadline, in the queue's tail) and id; the first page's count travels along."""
+
+    value: datetime | None
+    last_id: int
+    total: int
+    capped: bool
 
 
 # --- who sees what ----------------------------------------------------------------------------
@@ -130,43 +151,79 @@ def watchers_of(session: Session, ticket: Ticket) -> set[int]:
 
 
 # --- the JSON shapes --------------------------------------------------------------------------
+# Rows are read as plain tuples with their watchers and merge target in the same statement, and
+# the response models are built without validating again what the database already holds.
 
 
-def to_public(session: Session, tickets: list[Ticket]) -> list[TicketPublic]:
-    """Two statements for the whole page, whatever its length: watchers and merge targets."""
-    ids = [t.id for t in tickets]
-    watchers: dict[int, list[int]] = {i: [] for i in ids}
-    if ids:
-        for ticket_id, user_id in session.exec(
-            select(TicketWatcher.ticket_id, TicketWatcher.user_id)
-            .where(col(TicketWatcher.ticket_id).in_(ids))
-            .order_by(TicketWatcher.ticket_id, TicketWatcher.user_id)
-        ):
-            watchers[ticket_id].append(user_id)
-    targets = {t.merged_into for t in tickets if t.merged_into}
-    numbers = (
-        dict(
-            session.exec(select(Ticket.id, Ticket.number).where(col(Ticket.id).in_(targets))).all()
-        )
-        if targets
-        else {}
+def _row_statement(session: Session):
+    return _row_select(session.get_bind().dialect.name)
+
+
+@lru_cache
+def _row_select(dialect: str):
+    """Every ticket column, the watchers' ids (one string) and the merge target's number; built
+    once per dialect (each request only adds its conditions)."""
+    ids = cast(TicketWatcher.user_id, String)
+    joined = func.string_agg(ids, ",") if dialect == "postgresql" else func.group_concat(ids, ",")
+    watchers = (select(joined).where(TicketWatcher.ticket_id == Ticket.id).scalar_subquery()).label(
+        "watcher_ids"
     )
-    now = utcnow()
-    return [
-        TicketPublic.model_validate(
-            columns(t)
-            | {
-                "watchers": watchers[t.id],
-                "merged_into": numbers.get(t.merged_into),
-                "sla": sla(t, now),
-            }
-        )
-        for t in tickets
-    ]
+    target = aliased(Ticket)
+    merged = (select(target.number).where(target.id == Ticket.merged_into).scalar_subquery()).label(
+        "merged_number"
+    )
+    return select(*Ticket.__table__.columns, watchers, merged)
 
 
-def public(session: Session, ticket: Ticket) -> TicketPublic:
-    return to_public(session, [ticket])[0]
+_build = construct(TicketPublic)
+
+
+def _public(row: Row, staff: bool, now: datetime) -> TicketPublic:
+    return _build(
+        {
+            "number": row.number,
+            "subject": row.subject,
+            "description": row.description,
+            "institution": row.institution,
+            "requester": row.requester,
+            "assignee": row.assignee,
+            "category": row.category,
+            "priority": row.priority,
+            "status": row.status,
+            "product": row.product,
+            "environment": row.environment,
+            "vendor_case": row.vendor_case,
+            "watchers": sorted(map(int, row.watcher_ids.split(","))) if row.watcher_ids else [],
+            "contains_patron_data": row.contains_patron_data,
+            "merged_into": row.merged_number,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at if staff else row.public_updated_at,
+            "first_response_at": row.first_response_at,
+            "resolved_at": row.resolved_at,
+            "sla": sla(row, now),
+        }
+    )
+
+
+def to_public(rows: Sequence[Row], actor: User) -> list[TicketPublic]:
+    """The JSON shape of rows read by `_row_statement`, as `actor` may see them."""
+    staff, now = is_staff(actor), utcnow()
+    return [_public(row, staff, now) for row in rows]
+
+
+def public(session: Session, ticket: Ticket, actor: User) -> TicketPublic:
+    """One ticket as `actor` sees it, read afresh in one statement (after a write too)."""
+    row = session.execute(_row_statement(session).where(Ticket.id == ticket.id)).one()
+    return to_public([row], actor)[0]
+
+
+def read_ticket(*, session: Session, actor: User, number: str) -> tuple[TicketPublic, str]:
+    """A ticket `actor` may see, and its ETag for them, in one statement (404 otherwise)."""
+    stmt = _row_statement(session).where(Ticket.number == number, visible(actor))
+    row = session.execute(stmt).first()
+    if row is None:
+        raise NotFound(f"No ticket has the number {number}.")
+    return to_public([row], actor)[0], etag(row, actor)
 
 
 def comment_public(comment: TicketComment, ticket: Ticket) -> CommentPublic:
@@ -186,29 +243,90 @@ def list_tickets(
     cursor: str | None = None,
 ) -> TicketWindow:
     """Keyset pagination: a cursor carries the last row's sort key (and the first page's count,
-    so deep pages do not count a million rows again); `offset` serves shallow jumps."""
-    stmt = select(Ticket).where(visible(actor), *_conditions(session, actor, filters))
-    column = col(getattr(Ticket, filters.sort.value.lstrip("-")))
-    descending = filters.sort.value.startswith("-")
-    key = tuple_(column, Ticket.id)
+    so deep pages do not count again); `offset` serves shallow jumps. The count stops at
+    `COUNT_CAP`: no list, search included, counts an unbounded match set. One statement, the
+    count included (two for the SLA queue's last page), whatever the page size."""
+    conditions = [visible(actor), *_conditions(session, actor, filters)]
     position = decode_cursor(cursor, filters.sort) if cursor else None
-    if position is None:
-        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    head = _row_statement(session)
+    if position is None:  # the first page carries the count in its own statement
+        head = head.add_columns(_capped_count(conditions).label("matching"))
     else:
-        after, after_id, total = position
-        bound = tuple_(literal(after, column.type), literal(after_id))
-        stmt = stmt.where(key < bound if descending else key > bound)
         offset = 0
-    order = (column.desc(), col(Ticket.id).desc()) if descending else (column, col(Ticket.id))
-    rows = list(session.exec(stmt.order_by(*order).limit(limit + 1).offset(offset)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    if filters.sort is TicketSort.sla_due:
+        rows = _by_deadline(session, head, conditions, position, limit, offset)
+        key = col(Ticket.sla_due_at)
+    else:
+        key = _sort_column(filters.sort, actor)
+        descending = filters.sort.value.startswith("-")
+        where = list(conditions)
+        if position is not None:
+            bound = tuple_(literal(position.value, key.type), literal(position.last_id))
+            ordered = tuple_(key, Ticket.id)
+            where.append(ordered < bound if descending else ordered > bound)
+        order = (key.desc(), col(Ticket.id).desc()) if descending else (key, col(Ticket.id))
+        rows = _page(session, head, where, order, limit + 1, offset)
+    if position is not None:
+        total, capped = position.total, position.capped
+    else:
+        found = rows[0].matching if rows else 0
+        if not rows and offset:  # a page past the end has no row to carry the count
+            found = session.scalar(select(_capped_count(conditions))) or 0
+        total, capped = min(found, COUNT_CAP), found > COUNT_CAP
     following = None
-    if more:
+    if len(rows) > limit:
+        rows = rows[:limit]
         last = rows[-1]
-        value = getattr(last, filters.sort.value.lstrip("-"))
-        following = encode_cursor(filters.sort, value, last.id, total)
-    return TicketWindow(items=to_public(session, rows), total=total, next_cursor=following)
+        value = getattr(last, key.key)
+        following = encode_cursor(filters.sort, value, last.id, total, capped)
+    return TicketWindow(
+        items=to_public(rows, actor), total=total, capped=capped, next_cursor=following
+    )
+
+
+def _sort_column(sort: TicketSort, actor: User):
+    """Library users' `updated_at` is the one only public changes move."""
+    name = sort.value.lstrip("-")
+    if name == "updated_at" and not is_staff(actor):
+        name = "public_updated_at"
+    return col(getattr(Ticket, name))
+
+
+def _capped_count(conditions: list):
+    """How many tickets match, counting at most COUNT_CAP + 1 of them (one more says "more")."""
+    matching = select(Ticket.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    return select(func.count()).select_from(matching).scalar_subquery()
+
+
+def _page(session: Session, head, where: list, order: tuple, limit: int, offset: int) -> list:
+    """The page's ids first (an index range that reads nothing but the sort key), then the
+    columns, watchers and merge targets of those rows alone, never of every row a sort saw."""
+    ids = select(Ticket.id).where(*where).order_by(*order).limit(limit).offset(offset).subquery()
+    return list(session.execute(head.join(ids, ids.c.id == Ticket.id).order_by(*order)).all())
+
+
+def _by_deadline(session, head, conditions, position: Position | None, limit: int, offset: int):
+    """The SLA queue: tickets whose clock runs by their next deadline (the index's order on
+    both databases), then the others (waiting or done) by id. Each part is an index range."""
+    due = col(Ticket.sla_due_at)
+    rows: list = []
+    if position is None or position.value is not None:
+        running = [*conditions, due.is_not(None)]
+        if position is not None:
+            bound = tuple_(literal(position.value, due.type), literal(position.last_id))
+            running.append(tuple_(due, Ticket.id) > bound)
+        rows = _page(session, head, running, (due, col(Ticket.id)), limit + 1, offset)
+    if len(rows) > limit:
+        return rows
+    skip = 0
+    if position is None and offset and not rows:  # the offset passed every running clock
+        running_ids = select(Ticket.id).where(*conditions, due.is_not(None)).subquery()
+        found = session.scalar(select(func.count()).select_from(running_ids)) or 0
+        skip = max(offset - found, 0)
+    rest = [*conditions, due.is_(None)]
+    if position is not None and position.value is None:
+        rest.append(Ticket.id > position.last_id)
+    return rows + _page(session, head, rest, (col(Ticket.id),), limit + 1 - len(rows), skip)
 
 
 def _conditions(session: Session, actor: User, f: TicketFilters) -> list[ColumnElement[bool]]:
@@ -248,23 +366,56 @@ def _conditions(session: Session, actor: User, f: TicketFilters) -> list[ColumnE
     return found
 
 
-def encode_cursor(sort: TicketSort, value: datetime, last_id: int, total: int) -> str:
-    raw = json.dumps([sort.value, value.isoformat(), last_id, total]).encode()
+def encode_cursor(
+    sort: TicketSort, value: datetime | None, last_id: int, total: int, capped: bool = False
+) -> str:
+    moment = value.isoformat() if value is not None else None
+    raw = json.dumps([sort.value, moment, last_id, total, capped]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: TicketSort) -> tuple[datetime, int, int]:
+def decode_cursor(cursor: str, sort: TicketSort) -> Position:
+    """A cursor is read strictly: anything but what `encode_cursor` wrote for this sort order
+    is a 422, never an error deeper down (a naive time, an id out of range, a wrong type)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, value, last_id, total = json.loads(raw)
+        kind, value, last_id, total, capped = json.loads(raw)
         if kind != sort.value:
             raise ValueError("the cursor belongs to another sort order")
-        return datetime.fromisoformat(value), int(last_id), int(total)
-    except (ValueError, TypeError, binascii.Error) as exc:
+        return Position(
+            value=_moment(value, nullable=sort is TicketSort.sla_due),
+            last_id=_whole(last_id, 1, MAX_ID),
+            total=_whole(total, 0, COUNT_CAP),
+            capped=_flag(capped),
+        )
+    except (ValueError, TypeError, OverflowError, binascii.Error) as exc:
         raise Invalid(
             "The cursor is not valid for this list; start again from the first page.",
             [FieldError("cursor", "is not valid for this list")],
         ) from exc
+
+
+def _moment(value: Any, *, nullable: bool) -> datetime | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise TypeError("not a time")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("a time without its offset")
+    return moment.astimezone(UTC)
+
+
+def _whole(value: Any, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise ValueError("out of range")
+    return value
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("not a flag")
+    return value
 
 
 def list_comments(*, session: Session, actor: User, ticket: Ticket) -> list[CommentPublic]:

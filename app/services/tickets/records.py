@@ -1,5 +1,9 @@
-"""What every write on a ticket shares: row values, the row lock, the version the ETag is made
-of, timeline events and the ticket's audit entries."""
+"""What every write on a ticket shares: row values, the row lock, the versions the ETags are
+made of, timeline events and the ticket's audit entries.
+
+A ticket keeps two clocks. Staff see every change (`version`, `updated_at`); library users only
+changes to what they may see (`public_version`, `public_updated_at`), so an internal note moves
+neither their ETag, nor their `updated_at`, nor the ticket's place in their list."""
 
 from datetime import datetime
 from enum import StrEnum
@@ -10,6 +14,8 @@ from sqlmodel import Session, SQLModel
 from app.models.ticket import Ticket, TicketEvent, TicketEventKind
 from app.models.user import User
 from app.services import audit
+from app.services.access import is_staff
+from app.services.tickets.sla import next_due
 
 TEXT_FIELDS = {"subject", "description"}  # never copied into the audit trail (patron data)
 
@@ -19,8 +25,11 @@ def columns(row: SQLModel) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in row.__table__.columns}
 
 
-def etag(ticket: Ticket) -> str:
-    return f'"{ticket.id}.{ticket.version}"'
+def etag(ticket: Ticket, actor: User) -> str:
+    """Staff's ETag counts every change; a library user's only the changes they can see."""
+    if is_staff(actor):
+        return f'"{ticket.id}.{ticket.version}"'
+    return f'"{ticket.id}.p{ticket.public_version}"'
 
 
 def lock(session: Session, ticket: Ticket) -> None:
@@ -28,10 +37,15 @@ def lock(session: Session, ticket: Ticket) -> None:
     session.refresh(ticket, with_for_update=True)
 
 
-def touch(ticket: Ticket, now: datetime) -> None:
-    """Every change moves `updated_at` and the version the ETag is made of."""
+def touch(ticket: Ticket, now: datetime, *, public: bool = True) -> None:
+    """Every change moves staff's clock; a change library users can see moves theirs too. The
+    queue's SLA order follows whatever the change did to the clock."""
     ticket.updated_at = now
     ticket.version += 1
+    if public:
+        ticket.public_updated_at = now
+        ticket.public_version += 1
+    ticket.sla_due_at = next_due(ticket)
 
 
 def add_event(

@@ -7,9 +7,11 @@ leaves out, on PostgreSQL rows marked internal.
 """
 
 import re
+import sqlite3
 
 from sqlalchemy import ColumnElement, column, table, text
 from sqlalchemy.sql import Select, select
+from sqlmodel import Session
 
 from app.models.ticket import Ticket
 
@@ -48,3 +50,28 @@ def matching(q: str, *, dialect: str, include_internal: bool) -> ColumnElement[b
             .where(text("ticket_fts MATCH :fts_q").bindparams(fts_q=query))
         )
     return Ticket.id.in_(stmt)
+
+
+# --- forgetting redacted text -----------------------------------------------------------------
+# Updating a row replaces its index entry, but FTS5 keeps a deleted entry's terms in the index's
+# stored segments until they are merged. From SQLite 3.42 its `secure-delete` option removes
+# them at once; before that, `optimize` merges every segment (its cost grows with the index,
+# and redaction is rare). `secure_delete` zeroes the freed pages of the content table too.
+# PostgreSQL's triggers rewrite the tsvector row in the same transaction.
+SECURE_DELETE = sqlite3.sqlite_version_info >= (3, 42)
+
+
+def prepare_purge(session: Session) -> None:
+    """Before a redaction writes: deleted index entries and pages are then wiped, not kept."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    session.execute(text("PRAGMA secure_delete = ON"))
+    if SECURE_DELETE:
+        option = "INSERT INTO ticket_fts(ticket_fts, rank) VALUES ('secure-delete', 1)"
+        session.execute(text(option))
+
+
+def purge(session: Session) -> None:
+    """After a redaction's rows were written: no stored segment keeps the removed text."""
+    if session.get_bind().dialect.name == "sqlite" and not SECURE_DELETE:
+        session.execute(text("INSERT INTO ticket_fts(ticket_fts) VALUES ('optimize')"))

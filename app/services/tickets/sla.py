@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Row
+
 from app.core.config import get_settings
+from app.core.pagination import construct
 from app.models.ticket import Sla, Ticket, TicketPriority, TicketStatus
 
 
@@ -142,19 +145,36 @@ def reprioritise(ticket: Ticket, now: datetime, cal: Calendar | None = None) -> 
         pause(ticket, now, cal)
 
 
-def sla(ticket: Ticket, now: datetime | None = None) -> Sla:
-    """The SLA as the API shows it: due times (None while paused) and breach flags."""
+def next_due(ticket: Ticket) -> datetime | None:
+    """The deadline the queue sorts by: the response target until someone answered, then the
+    resolution target; None while the clock is paused or the ticket is done."""
+    if ticket.sla_paused_at is not None or TicketStatus(ticket.status).done:
+        return None
+    due = [ticket.resolution_due_at]
+    if ticket.first_response_at is None:
+        due.append(ticket.response_due_at)
+    return min((d for d in due if d is not None), default=None)
+
+
+def sla(ticket: Ticket | Row, now: datetime | None = None) -> Sla:
+    """The SLA as the API shows it: due times (None while paused) and breach flags, from a
+    ticket or a row read for a list (built without validating stored values again)."""
     now = now or datetime.now(UTC)
     response_end = ticket.first_response_at or ticket.resolved_at or now
     resolution_end = ticket.resolved_at or now
     paused = ticket.sla_paused_at is not None and not TicketStatus(ticket.status).done
-    return Sla(
-        response_due_at=ticket.response_due_at,
-        resolution_due_at=ticket.resolution_due_at,
-        response_breached=ticket.response_due_at is not None
-        and response_end > ticket.response_due_at,
-        resolution_breached=ticket.resolution_due_at is not None
-        and resolution_end > ticket.resolution_due_at,
-        paused=paused,
-        around_the_clock=_around_the_clock(ticket.priority),
+    return _build_sla(
+        {
+            "response_due_at": ticket.response_due_at,
+            "resolution_due_at": ticket.resolution_due_at,
+            "response_breached": ticket.response_due_at is not None
+            and response_end > ticket.response_due_at,
+            "resolution_breached": ticket.resolution_due_at is not None
+            and resolution_end > ticket.resolution_due_at,
+            "paused": paused,
+            "around_the_clock": ticket.priority == TicketPriority.system_down,
+        }
     )
+
+
+_build_sla = construct(Sla)

@@ -123,8 +123,10 @@ def create_ticket(*, session: Session, actor: User, data: TicketCreate) -> Ticke
         requester=actor.id,
         created_at=now,
         updated_at=now,
+        public_updated_at=now,
     )
     sla.start_clock(ticket)
+    ticket.sla_due_at = sla.next_due(ticket)
     audit.created(session, ticket, actor=actor, exclude=TEXT_FIELDS)
     session.add_all(TicketWatcher(ticket_id=ticket.id, user_id=u) for u in watchers)
     add_event(session, ticket, actor, TicketEventKind.created, {}, at=now)
@@ -208,7 +210,7 @@ def update_ticket(
     if values.get("contains_patron_data") is False and ticket.contains_patron_data and not staff:
         raise PermissionDenied("Only consortium staff may clear the patron-data flag.")
     lock(session, ticket)
-    if if_match is not None and if_match.strip() not in (etag(ticket), "*"):
+    if if_match is not None and if_match.strip() not in (etag(ticket, actor), "*"):
         raise PreconditionFailed(
             "The ticket changed since you loaded it; reload it and apply your change again."
         )
@@ -302,9 +304,18 @@ def _set_watchers(
         events.append((TicketEventKind.change, {"fields": ["watchers"]}))
 
 
-def _record(session: Session, actor: User, ticket: Ticket, events: Events, now: datetime) -> None:
-    """The ticket's new version and the timeline entries of one change."""
-    touch(ticket, now)
+def _record(
+    session: Session,
+    actor: User,
+    ticket: Ticket,
+    events: Events,
+    now: datetime,
+    *,
+    public: bool = True,
+) -> None:
+    """The ticket's new version (library users' too, for a `public` change) and the timeline
+    entries of one change."""
+    touch(ticket, now, public=public)
     for kind, event_data in events:
         add_event(session, ticket, actor, kind, event_data, at=now)
     session.add(ticket)
@@ -352,7 +363,7 @@ def add_comment(
         at=now,
         internal=data.internal,
     )
-    _record(session, actor, ticket, events, now)
+    _record(session, actor, ticket, events, now, public=not data.internal)
     audited(session, ticket, actor, "comment", {"comment": comment.id, "internal": data.internal})
     session.commit()
     return comment

@@ -1,10 +1,7 @@
 """Maintenance pages that are not resources: the schedule and edit forms and the month view."""
 
-from datetime import datetime
-
 from fastapi import APIRouter, Query, Request
 
-from app.core.config import get_settings
 from app.services import access
 from app.web.deps import CurrentUser, OptionalUser, SessionDep, WindowDep
 from app.web.render import html
@@ -27,8 +24,7 @@ def month_view(
     month: str | None = Query(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$"),
 ):
     """A month of windows in the consortium's zone, cancelled ones struck through."""
-    today = datetime.now(get_settings().tz).date()
-    year, number = (int(p) for p in month.split("-")) if month else (today.year, today.month)
+    year, number = views.month_of(month)
     return html(request, "maintenance/calendar.html", **views.month(session, year, number))
 
 

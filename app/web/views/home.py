@@ -6,6 +6,7 @@ from sqlmodel import Session
 
 from app.models.user import User
 from app.services import institutions
+from app.web.views import announcements, duties
 
 
 def dashboard(session: Session, user: User) -> dict[str, Any]:
@@ -14,4 +15,9 @@ def dashboard(session: Session, user: User) -> dict[str, Any]:
         if user.institution
         else None
     )
-    return {"institution": own, "member_counts": institutions.count_by_status(session=session)}
+    return {
+        "institution": own,
+        "member_counts": institutions.count_by_status(session=session),
+        **duties.home(session, user),
+        **announcements.home(session, user),
+    }

@@ -1,12 +1,14 @@
 """What maintenance pages need beside the windows: filter and form choices, the month grid."""
 
 import calendar
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from app.core.config import get_settings
+from app.core.errors import FieldError, Invalid
+from app.models.common import EARLIEST, LATEST, TIME_RANGE
 from app.models.maintenance import Maintenance, MaintenanceStatus
 from app.models.service import Impact
 from app.services.maintenance import windows_in_month
@@ -21,6 +23,21 @@ def listing(view: View) -> dict[str, Any]:
 def form(session: Session, window: Maintenance | None) -> dict[str, Any]:
     """The schedule (no `window`) or edit form."""
     return {"window": window, "services": list_services(session=session), "impacts": list(Impact)}
+
+
+def month_of(value: str | None) -> tuple[int, int]:
+    """`YYYY-MM` (already matched by the route's pattern) as (year, month); this month when
+    absent. A month outside the years the portal handles is a 422 naming `month`."""
+    if value is None:
+        today = datetime.now(get_settings().tz).date()
+        return today.year, today.month
+    year, number = (int(p) for p in value.split("-"))
+    if not EARLIEST.year <= year < LATEST.year:
+        raise Invalid(
+            f"There is no calendar for {value}; choose a month {TIME_RANGE}.",
+            [FieldError("month", f"must be {TIME_RANGE}")],
+        )
+    return year, number
 
 
 def month(session: Session, year: int, number: int) -> dict[str, Any]:
@@ -40,6 +57,6 @@ def month(session: Session, year: int, number: int) -> dict[str, Any]:
         "weeks": weeks,
         "month": number,
         "month_name": f"{calendar.month_name[number]} {year}",
-        "previous": f"{year - (number == 1)}-{(number - 2) % 12 + 1:02d}",
-        "following": f"{year + (number == 12)}-{number % 12 + 1:02d}",
+        "previous": f"{year - (number == 1):04d}-{(number - 2) % 12 + 1:02d}",
+        "following": f"{year + (number == 12):04d}-{number % 12 + 1:02d}",
     }

@@ -72,7 +72,7 @@ def comment_written(view: View) -> dict[str, Any]:
     """The new reply or note, and the sidebar swapped in beside it: a reply may move the status,
     and the ETag the status form sends changes with every write."""
     ticket = _row(view, view.data.ticket)
-    sidebar = service.public(view.session, ticket)
+    sidebar = service.public(view.session, ticket, view.user)
     return {"sidebar": sidebar, **_sidebar(view, ticket, sidebar, {view.data.author})}
 
 
@@ -94,7 +94,7 @@ def _sidebar(view: View, ticket: Ticket, data: TicketPublic, people: set) -> dic
         "names": _names(view, {data.requester, data.assignee, *data.watchers} | people),
         "staff": [(u.id, u.name) for u in staff],
         "next_statuses": service.next_statuses(user, ticket),
-        "etag": service.etag(ticket),
+        "etag": service.etag(ticket, user),
         "priorities": list(TicketPriority),
     }
 

@@ -1,0 +1,122 @@
+"""SQL statements per request for every list route, at two page sizes (issue 11).
+
+A list costs a fixed number of statements whatever its page size: authentication, the page
+(with its total in the same statement) and one statement per kind of related row, never one per
+row (the per-row query that made django-helpdesk crawl, DESIGN.md §8). The counts are exact, so
+an extra statement anywhere in a list's path fails here first. Timings are measured by
+`bench/lists.py`, never in a test.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from app.services import audit
+
+# Transaction control the test harness adds around every request (savepoints) is not counted.
+_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
+SMALL, LARGE = 2, 5
+ROWS = LARGE + 2  # every list has more rows than the larger page: both pages are full
+
+# path → (who asks, statements per request). Authentication is one statement (the token's
+# user); `None` asks anonymously.
+LISTS = {
+    "/institutions": ("staff", 2),
+    "/liaisons": ("staff", 3),  # + the page's appointments
+    "/liaisons?active=false": ("staff", 3),
+    "/institutions/OWN/liaisons": ("staff", 5),  # institution, people, appointments, confirmation
+    "/maintenance": (None, 3),  # windows, their services, their institutions
+    "/incidents": (None, 3),  # incidents, their updates, their services
+    "/directory-changes": ("staff", 3),  # + the queue's counts by status
+    "/audit": ("staff", 2),
+    "/tickets": ("staff", None),
+    "/tickets?mine=false": ("library", None),
+}
+
+
+@pytest.fixture
+def counted(connection) -> Iterator:
+    """`with counted() as seen:` collects the SQL statements the block executes."""
+
+    @contextmanager
+    def collect() -> Iterator[list[str]]:
+        seen: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany) -> None:
+            if not statement.lstrip().upper().startswith(_CONTROL):
+                seen.append(statement)
+
+        event.listen(connection, "before_cursor_execute", record)
+        try:
+            yield seen
+        finally:
+            event.remove(connection, "before_cursor_execute", record)
+
+    return collect
+
+
+@pytest.fixture
+def crowded(world, make, db):
+    """More than a page of everything every list shows, for both sides' users to see."""
+    library = world.own.library_staff
+    for n in range(ROWS):
+        make.institution(name=f"Crowded College {n}")
+        make.liaison(world.own.code, roles=("fulfillment", "billing"))
+        make.liaison(world.own.code, ended_on=world.own.contact.created_at.date())
+        make.window(title=f"Window {n}", institutions=(world.own.code,) if n % 2 else ())
+        make.incident(title=f"Incident {n}", services=("alma", "primo_ve"))
+        make.directory_change(world.own.director)
+        make.ticket(library, subject=f"Crowded problem {n}")
+        audit.record(
+            db, actor=world.staff, action="update", entity_type="institution", entity_id="OWN"
+        )
+    db.commit()
+    return world
+
+
+def _headers(world, who: str | None) -> dict[str, str]:
+    user = {"staff": world.staff, "library": world.own.library_staff, None: None}[who]
+    return {**world.headers(user), "Accept": "application/json"}
+
+
+def _with_limit(path: str, limit: int) -> str:
+    return f"{path}{'&' if '?' in path else '?'}limit={limit}"
+
+
+@pytest.mark.parametrize("path", list(LISTS))
+def test_statements_per_list_do_not_grow_with_the_page(client, crowded, counted, path):
+    who, expected = LISTS[path]
+    headers = _headers(crowded, who)
+    counts = {}
+    for limit in (SMALL, LARGE):
+        with counted() as seen:
+            response = client.get(_with_limit(path, limit), headers=headers)
+        assert response.status_code == 200, response.text
+        assert len(response.json()["data"]) == limit, "the page is not full: the test proves less"
+        counts[limit] = len(seen)
+    assert counts[SMALL] == counts[LARGE], f"{path}: {counts} statements — a per-row query"
+    if expected is not None:
+        assert counts[SMALL] == expected, f"{path}: {counts[SMALL]} statements, not {expected}"
+
+
+def test_the_count_still_comes_with_a_page_past_the_end(client, crowded, counted):
+    """The total rides on the page's rows; a page with no row asks for it separately."""
+    headers = _headers(crowded, "staff")
+    with counted() as seen:
+        response = client.get("/institutions?offset=100000&limit=5", headers=headers)
+    body = response.json()
+    assert body["data"] == [] and body["count"] >= ROWS
+    assert len(seen) == LISTS["/institutions"][1] + 1
+
+
+def test_a_library_user_counts_the_same_as_staff(client, crowded, counted):
+    """The visibility filter is part of the statement, not a second one."""
+    counts = []
+    for who in ("staff", "library"):
+        headers = _headers(crowded, who)
+        with counted() as seen:
+            assert client.get("/directory-changes?limit=5", headers=headers).status_code == 200
+        counts.append(len(seen))
+    assert counts[0] == counts[1]
