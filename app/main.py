@@ -33,8 +33,8 @@ from app.ui.pages import admin, api_docs
 from app.ui.pages import announcements as announcements_pages
 from app.ui.pages import auth as auth_pages
 from app.ui.pages import directory_changes as directory_changes_pages
-from app.ui.pages import events as events_pages
 from app.ui.pages import duties as duties_pages
+from app.ui.pages import events as events_pages
 from app.ui.pages import home as home_pages
 from app.ui.pages import incidents as incidents_pages
 from app.ui.pages import institutions as institutions_pages

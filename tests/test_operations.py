@@ -80,3 +80,20 @@ def test_an_unexpected_error_is_a_500_problem_without_internals():
     assert response.headers["content-type"] == "application/problem+json"
     assert "secret internals" not in response.text
     assert response.json()["request_id"]
+
+
+def test_no_async_dependency_queries_the_database():
+    """An async dependency that queries holds a pooled connection on the event loop while the
+    request goes on in a thread; with the pool empty, the next checkout blocks the loop itself
+    (a deadlock until the pool times out). Dependencies that take a session are plain `def`."""
+    import inspect
+
+    from app.web import deps
+
+    offenders = [
+        name
+        for name, fn in vars(deps).items()
+        if inspect.iscoroutinefunction(fn)
+        and any(p.annotation is deps.SessionDep for p in inspect.signature(fn).parameters.values())
+    ]
+    assert offenders == []

@@ -22,7 +22,12 @@ class AuditEntryBase(SQLModel):
 
 class AuditEntry(AuditEntryBase, table=True):
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entry_entity", "entity_type", "entity_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_entry_entity", "entity_type", "entity_id", "at"),
+        Index(
+            "ix_audit_entry_at", "at", "id"
+        ),  # the audit list, newest first: it never stops growing
+    )
 
     id: int | None = Field(default=None, primary_key=True)
 

@@ -13,23 +13,29 @@ from app.core.config import get_settings
 from app.core.db import get_session
 from app.core.errors import NotAuthenticated, PermissionDenied
 from app.core.pagination import PageParams, page_params
+from app.models.announcement import Announcement
 from app.models.common import MAX_ID
 from app.models.directory_change import DirectoryChange
 from app.models.duty import Duty
+from app.models.event import Event
 from app.models.incident import Incident
 from app.models.institution import Institution
 from app.models.liaison import Liaison
+from app.models.list import SLUG, MailingList
 from app.models.maintenance import Maintenance
 from app.models.ticket import Ticket
 from app.models.user import User
 from app.services import (
     access,
+    announcements,
     auth,
     directory_changes,
     duties,
+    events,
     incidents,
     institutions,
     liaisons,
+    lists,
     maintenance,
     tickets,
 )
@@ -120,7 +126,7 @@ def get_optional_user(
         return None
 
 
-async def get_current_user(
+def get_current_user(
     request: Request, session: SessionDep, bearer: Annotated[str | None, Depends(_bearer)]
 ) -> User:
     user = _authenticate(request, session, bearer)
@@ -133,7 +139,7 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def get_staff_user(user: CurrentUser) -> User:
+def get_staff_user(user: CurrentUser) -> User:
     access.require_staff(user, "see this")
     return user
 
@@ -141,7 +147,7 @@ async def get_staff_user(user: CurrentUser) -> User:
 StaffUser = Annotated[User, Depends(get_staff_user)]
 
 
-async def get_institution(code: str, session: SessionDep, user: CurrentUser) -> Institution:
+def get_institution(code: str, session: SessionDep, user: CurrentUser) -> Institution:
     return institutions.get_institution(session=session, code=code)
 
 
@@ -154,21 +160,21 @@ Paging = Annotated[PageParams, Depends(page_params)]
 # --- load-or-404: another institution's private record does not exist -----------------------
 
 
-async def get_liaison(liaison_id: IdPath, session: SessionDep, user: CurrentUser) -> Liaison:
+def get_liaison(liaison_id: IdPath, session: SessionDep, user: CurrentUser) -> Liaison:
     return liaisons.get_liaison(session=session, liaison_id=liaison_id)
 
 
 LiaisonDep = Annotated[Liaison, Depends(get_liaison)]
 
 
-async def load_window(window_id: IdPath, session: SessionDep) -> Maintenance:
+def load_window(window_id: IdPath, session: SessionDep) -> Maintenance:
     return maintenance.get_window(session=session, window_id=window_id)
 
 
 WindowDep = Annotated[Maintenance, Depends(load_window)]
 
 
-async def get_ticket(
+def get_ticket(
     number: Annotated[str, Path(pattern=TICKET_NUMBER, examples=["2026-00042"])],
     session: SessionDep,
     user: CurrentUser,
@@ -180,21 +186,21 @@ async def get_ticket(
 TicketDep = Annotated[Ticket, Depends(get_ticket)]
 
 
-async def get_change(change_id: IdPath, session: SessionDep, user: CurrentUser) -> DirectoryChange:
+def get_change(change_id: IdPath, session: SessionDep, user: CurrentUser) -> DirectoryChange:
     return directory_changes.get_change(session=session, actor=user, change_id=change_id)
 
 
 ChangeDep = Annotated[DirectoryChange, Depends(get_change)]
 
 
-async def load_incident(incident_id: IdPath, session: SessionDep) -> Incident:
+def load_incident(incident_id: IdPath, session: SessionDep) -> Incident:
     return incidents.get_incident(session=session, incident_id=incident_id)
 
 
 IncidentDep = Annotated[Incident, Depends(load_incident)]
 
 
-async def load_duty(duty_id: IdPath, session: SessionDep, user: CurrentUser) -> Duty:
+def load_duty(duty_id: IdPath, session: SessionDep, user: CurrentUser) -> Duty:
     return duties.get_duty(session=session, duty_id=duty_id)
 
 
@@ -203,13 +209,8 @@ DutyDep = Annotated[Duty, Depends(load_duty)]
 
 # --- communications (lists, announcements, events) ---------------------------------------------
 
-from app.models.announcement import Announcement  # noqa: E402
-from app.models.event import Event  # noqa: E402
-from app.models.list import SLUG, MailingList  # noqa: E402
-from app.services import announcements, events, lists  # noqa: E402
 
-
-async def get_mailing_list(
+def get_mailing_list(
     slug: Annotated[str, Path(pattern=SLUG, max_length=60, examples=["ishare-liaisons"])],
     session: SessionDep,
     user: CurrentUser,
@@ -220,7 +221,7 @@ async def get_mailing_list(
 MailingListDep = Annotated[MailingList, Depends(get_mailing_list)]
 
 
-async def get_announcement(
+def get_announcement(
     announcement_id: IdPath, session: SessionDep, user: CurrentUser
 ) -> Announcement:
     """Members see sent announcements; a scheduled one exists only for staff."""
@@ -232,14 +233,14 @@ async def get_announcement(
 AnnouncementDep = Annotated[Announcement, Depends(get_announcement)]
 
 
-async def get_event(event_id: IdPath, session: SessionDep, user: CurrentUser) -> Event:
+def get_event(event_id: IdPath, session: SessionDep, user: CurrentUser) -> Event:
     return events.get_event(session=session, event_id=event_id)
 
 
 EventDep = Annotated[Event, Depends(get_event)]
 
 
-async def get_feed_reader(
+def get_feed_reader(
     request: Request,
     session: SessionDep,
     bearer: Annotated[str | None, Depends(_bearer)],

@@ -341,16 +341,19 @@ def shared(
 
         if inspect.iscoroutinefunction(endpoint):
 
-            async def call(kwargs: dict, request: Request) -> Any:
+            async def call(kwargs: dict, view: View) -> Any:
                 return await endpoint(**kwargs)
 
         else:
 
-            async def call(kwargs: dict, request: Request) -> Any:
-                # A read runs in the event loop: its few short statements cost less than the
-                # hand-off to a thread and back (DESIGN.md §8, bench/README.md). A write may
-                # wait for a lock, so it still goes to the thread pool.
-                if request.method in READ_METHODS:
+            async def call(kwargs: dict, view: View) -> Any:
+                # A read whose session already holds a connection (authentication took it, in
+                # a thread) runs in the event loop: its few short statements cost less than
+                # the hand-off to a thread and back (DESIGN.md §8, bench/README.md). Anything
+                # else goes to the thread pool: a write may wait for a lock, and the loop must
+                # never wait for a pooled connection (the requests holding them need the loop
+                # to give them back).
+                if view.request.method in READ_METHODS and view.session.in_transaction():
                     return endpoint(**kwargs)
                 return await run_in_threadpool(endpoint, **kwargs)
 
@@ -360,7 +363,7 @@ def shared(
             answer = exported(view)
             if answer is not None:
                 return answer
-            result = await call(kwargs, view.request)
+            result = await call(kwargs, view)
             if (
                 json_out.adapter is not None
                 and not isinstance(result, Response)

@@ -9,7 +9,8 @@
 - `records`: what every write shares (row lock, version, timeline events, audit entries)
 
 Imports run one way: sla ← records ← queries ← notices ← workflow (search beside records);
-attachments need records, privacy records, attachments and search. The names routes and other slices use are re-exported here.
+attachments need records, privacy records, attachments and search. The names routes and
+other slices use are re-exported here.
 """
 
 from app.services.tickets.privacy import find_patron_data, redact
