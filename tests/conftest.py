@@ -8,6 +8,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _TMP = Path(tempfile.mkdtemp(prefix="portal-tests-"))
@@ -22,7 +23,7 @@ os.environ.update(
 import pytest  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy import Engine, event, text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from app.core import migrations  # noqa: E402
@@ -106,3 +107,28 @@ def world(make: factories.Factory) -> factories.World:
 def staff(make: factories.Factory) -> dict[str, str]:
     """Bearer headers of a consortium staff member (who may triage, schedule and edit)."""
     return make.signed_in(Role.consortium_staff)[1]
+
+
+_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
+
+
+@pytest.fixture
+def counted(connection):
+    """`with counted() as seen:` collects the SQL statements (not transaction control) the
+    block executes."""
+
+    @contextmanager
+    def collect() -> Iterator[list[str]]:
+        seen: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany) -> None:
+            if not statement.lstrip().upper().startswith(_CONTROL):
+                seen.append(statement)
+
+        event.listen(connection, "before_cursor_execute", record)
+        try:
+            yield seen
+        finally:
+            event.remove(connection, "before_cursor_execute", record)
+
+    return collect

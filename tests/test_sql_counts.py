@@ -7,16 +7,11 @@ an extra statement anywhere in a list's path fails here first. Timings are measu
 `bench/lists.py`, never in a test.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from app.services import audit
 
 # Transaction control the test harness adds around every request (savepoints) is not counted.
-_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
 SMALL, LARGE = 2, 5
 ROWS = LARGE + 2  # every list has more rows than the larger page: both pages are full
 
@@ -34,27 +29,6 @@ LISTS = {
     "/tickets": ("staff", None),
     "/tickets?mine=false": ("library", None),
 }
-
-
-@pytest.fixture
-def counted(connection) -> Iterator:
-    """`with counted() as seen:` collects the SQL statements the block executes."""
-
-    @contextmanager
-    def collect() -> Iterator[list[str]]:
-        seen: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany) -> None:
-            if not statement.lstrip().upper().startswith(_CONTROL):
-                seen.append(statement)
-
-        event.listen(connection, "before_cursor_execute", record)
-        try:
-            yield seen
-        finally:
-            event.remove(connection, "before_cursor_execute", record)
-
-    return collect
 
 
 @pytest.fixture

@@ -2,16 +2,10 @@
 by SLA deadline and pages by cursor through it, and a list costs the same statements whatever
 its page size. Timings live in `bench/tickets.py`, never here."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from app.models.user import Role
 from app.services.tickets import queries
-
-_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
 
 
 @pytest.fixture
@@ -24,25 +18,6 @@ def desk(make):
         "liaison": liaison,
         "h": {"staff": make.headers(staff), "liaison": make.headers(liaison)},
     }
-
-
-@pytest.fixture
-def counted(connection):
-    @contextmanager
-    def collect() -> Iterator[list[str]]:
-        seen: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany) -> None:
-            if not statement.lstrip().upper().startswith(_CONTROL):
-                seen.append(statement)
-
-        event.listen(connection, "before_cursor_execute", record)
-        try:
-            yield seen
-        finally:
-            event.remove(connection, "before_cursor_execute", record)
-
-    return collect
 
 
 def test_the_count_stops_at_the_cap_and_says_so(client, desk, make, monkeypatch):

@@ -96,16 +96,7 @@ def change(
     if touch and hasattr(entity, touch):
         setattr(entity, touch, utcnow())
     session.add(entity)
-    kind, key = identity(entity)
-    record(
-        session,
-        actor=actor,
-        action=action,
-        entity_type=kind,
-        entity_id=key,
-        before=found.before,
-        after=found.after,
-    )
+    about(session, entity, actor=actor, action=action, before=found.before, after=found.after)
 
 
 def created(
@@ -119,15 +110,7 @@ def created(
     """Records a new row (flushed, so it has its key) with every column but `exclude`."""
     session.add(entity)
     session.flush()
-    kind, key = identity(entity)
-    return record(
-        session,
-        actor=actor,
-        action=action,
-        entity_type=kind,
-        entity_id=key,
-        after=snapshot(entity, exclude),
-    )
+    return about(session, entity, actor=actor, action=action, after=snapshot(entity, exclude))
 
 
 def removed(
@@ -139,6 +122,19 @@ def removed(
     exclude: set[str] = frozenset(),
 ) -> AuditEntry:
     """Records what a row was before it goes (the caller deletes or ends it)."""
+    return about(session, entity, actor=actor, action=action, before=snapshot(entity, exclude))
+
+
+def about(
+    session: Session,
+    entity: SQLModel,
+    *,
+    actor: User | None,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """`record()` for a row, filed under its `identity()`."""
     kind, key = identity(entity)
     return record(
         session,
@@ -146,7 +142,8 @@ def removed(
         action=action,
         entity_type=kind,
         entity_id=key,
-        before=snapshot(entity, exclude),
+        before=before,
+        after=after,
     )
 
 

@@ -27,7 +27,6 @@ from starlette.concurrency import run_in_threadpool
 from app.core.config import get_settings
 from app.core.security import CSRF_FIELD, CSRF_HEADER
 from app.models.user import User
-from app.services.access import is_staff
 from app.web.deps import SessionDep
 from app.web.nav import navigation
 
@@ -129,7 +128,6 @@ env.filters.update(local=_local, relative=_relative, label=_label)
 env.globals.update(
     CSRF_FIELD=CSRF_FIELD,
     CSRF_HEADER=CSRF_HEADER,
-    is_staff=is_staff,
 )
 # Macros as globals: a fragment rendered on its own cannot see imports made outside its block.
 _macros = env.get_template("macros.html").module
