@@ -21,11 +21,6 @@ CONTRACT_FIELDS = {
 }
 
 
-@pytest.fixture
-def staff(make):
-    return make.signed_in(Role.consortium_staff)[1]
-
-
 def state(db) -> tuple:
     """Everything a bad request must leave untouched."""
     db.expire_all()

@@ -20,11 +20,6 @@ BODY = {
 }
 
 
-@pytest.fixture
-def staff(make):
-    return make.signed_in(Role.consortium_staff)[1]
-
-
 def messages(db, kind: str) -> list[OutboxMessage]:
     """The window notices of one kind (announced, changed, …) in the outbox."""
     rows = db.exec(select(OutboxMessage).where(OutboxMessage.template == "maintenance/window"))
