@@ -44,7 +44,7 @@ def test_ics_has_one_event_per_window_field_by_field(client, make):
     assert "alma, primo_ve" in str(event["description"])
     assert "Quarterly release." in str(event["description"])
     assert str(event["url"]).endswith(f"/maintenance/{window.id}")
-    assert event.decoded("dtstamp").tzinfo is not None
+    assert event.decoded("dtstamp").utcoffset() == timedelta(0)  # DTSTAMP is UTC (RFC 5545)
 
 
 def test_ics_sequence_rises_on_every_edit_and_a_cancel_keeps_the_uid(client, make):
