@@ -29,7 +29,7 @@ from app.core.config import get_settings
 from app.core.db import build_engine, utcnow
 from app.models.outbox import JobRun, OutboxMessage, OutboxState
 from app.notify import jobs
-from app.notify.mail import SmtpConfig, SmtpSender
+from app.notify.mail import Rendered, SmtpConfig, SmtpSender, build
 from app.notify.outbox import enqueue
 from app.notify.worker import Worker
 from tests.conftest import is_postgres
@@ -148,6 +148,35 @@ def test_delivers_multipart_with_headers(db, connection, smtp):
     assert message.transport == "smtp"
     assert message.attempts == 1
     assert message.subject == "Test message from the Liaison Portal"
+
+
+def test_non_ascii_headers_and_bodies_survive_the_wire(db):
+    """Subjects, display names and bodies in any script reach the reader unchanged, and a long
+    header is not folded into a value with a leading space."""
+    message = enqueue(
+        db,
+        to="liaison@test.example.edu",
+        template="outbox/test",
+        context={"name": "x", "note": "y"},
+        reply_to="Zoë Ménard <support@carli.example.org>",
+        unsubscribe_url="https://portal.example.org/lists/" + "a" * 90,
+        attachments=[
+            {"filename": "form.pdf", "content_type": "application/pdf", "content": "%PDF"}
+        ],
+    )
+    text = "Élan — façade ✓\n" + "long line " * 40 + "\n"
+    built = build(message, Rendered(subject="Fermeture d’Alma — été", text=text, html="<p>été</p>"))
+    mail = email.message_from_bytes(built.as_bytes(), policy=email.policy.default)
+
+    assert mail["Subject"] == "Fermeture d’Alma — été"
+    assert mail["Reply-To"] == "Zoë Ménard <support@carli.example.org>"
+    assert mail["List-Unsubscribe"] == f"<{message.unsubscribe_url}>"
+    assert mail.get_body(("plain",)).get_content() == text
+    assert mail.get_body(("html",)).get_content() == "<p>été</p>"
+    (pdf,) = list(mail.iter_attachments())
+    assert (pdf.get_content_type(), pdf.get_filename()) == ("application/pdf", "form.pdf")
+    assert pdf.get_content() == b"%PDF"
+    assert all(len(line) <= 998 for line in built.as_bytes().splitlines())
 
 
 def test_server_down_then_up_delivers_once(db, connection):

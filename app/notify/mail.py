@@ -9,8 +9,15 @@ import smtplib
 import ssl
 import time
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses
+from email.charset import QP, Charset
+from email.encoders import encode_base64
+from email.header import Header
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, formataddr, getaddresses, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Self
@@ -112,46 +119,77 @@ def _parents(env: Environment, name: str) -> tuple[str, ...]:
     return (extends.template.value, *_parents(env, extends.template.value))
 
 
-def build(message: OutboxMessage, rendered: Rendered) -> EmailMessage:
-    """A multipart/alternative (text + HTML) message, mixed when there are attachments."""
+def build(message: OutboxMessage, rendered: Rendered) -> Message:
+    """A multipart/alternative (text + HTML) message, mixed when there are attachments.
+
+    Built with the `email.mime` classes (the compat32 policy), not `EmailMessage`: the modern
+    policy parses and folds every header through its header registry, which cost about 2 ms of
+    CPU per message, most of a worker's time. Non-ASCII headers are encoded explicitly here.
+    """
     settings = get_settings()
     for address in message.recipients:
         _check_address(address)
-    email = EmailMessage()
-    email["Subject"] = rendered.subject
-    email["From"] = settings.mail_from
+    body = MIMEMultipart("alternative", policy=_POLICY)
+    body.attach(_text(rendered.text, "plain"))
+    body.attach(_text(rendered.html, "html"))
+    email = body
+    if message.attachments:
+        email = MIMEMultipart("mixed", policy=_POLICY)
+        email.attach(body)
+        for attachment in message.attachments:
+            email.attach(_attachment(attachment))
+    email["Subject"] = _header(rendered.subject)
+    email["From"] = _address(settings.mail_from)
     email["To"] = ", ".join(message.recipients)
     if message.reply_to:
-        email["Reply-To"] = message.reply_to
+        email["Reply-To"] = _address(message.reply_to)
     email["Date"] = format_datetime(message.created_at)
     email["Message-ID"] = message.message_id
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies, please
     if message.list_id:
-        email["List-Id"] = message.list_id  # RFC 2919
+        email["List-Id"] = _header(message.list_id)  # RFC 2919
     if message.unsubscribe_url:
         email["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
-    email.set_content(rendered.text)
-    email.add_alternative(rendered.html, subtype="html")
-    for attachment in message.attachments or []:
-        media, *params = (p.strip() for p in attachment["content_type"].split(";"))
-        maintype, _, subtype = media.partition("/")
-        extra = dict(p.split("=", 1) for p in params if "=" in p)
-        if maintype == "text":
-            email.add_attachment(
-                attachment["content"],
-                subtype=subtype,
-                filename=attachment["filename"],
-                params=extra,
-            )
-        else:
-            email.add_attachment(
-                attachment["content"].encode(),
-                maintype=maintype,
-                subtype=subtype,
-                filename=attachment["filename"],
-            )
     return email
+
+
+# Long headers (an unsubscribe URL) stay on one line rather than being folded at 78
+# characters before their value, which would leave receivers a value with a leading space.
+_POLICY = compat32.clone(max_line_length=998)
+_QP = Charset("utf-8")
+_QP.body_encoding = QP  # readable in the raw message, and safe for long HTML lines
+
+
+def _text(content: str, subtype: str, params: dict | None = None) -> MIMEText:
+    plain = content.isascii() and all(len(line) < 990 for line in content.splitlines())
+    part = MIMEText(content, subtype, "us-ascii" if plain else _QP, policy=_POLICY)
+    for name, value in (params or {}).items():
+        part.set_param(name, value)
+    return part
+
+
+def _attachment(attachment: dict) -> Message:
+    media, *params = (p.strip() for p in attachment["content_type"].split(";"))
+    maintype, _, subtype = media.partition("/")
+    if maintype == "text":
+        extra = dict(p.split("=", 1) for p in params if "=" in p)
+        part: Message = _text(attachment["content"], subtype, extra)
+    else:
+        part = MIMEBase(maintype, subtype, policy=_POLICY)
+        part.set_payload(attachment["content"].encode())
+        encode_base64(part)
+    part.add_header("Content-Disposition", "attachment", filename=attachment["filename"])
+    return part
+
+
+def _header(value: str) -> str | Header:
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def _address(value: str) -> str:
+    name, address = parseaddr(value)
+    return formataddr((name, address), charset="utf-8") if name else address
 
 
 def _check_address(address: str) -> None:
@@ -216,7 +254,7 @@ class SmtpSender:
             smtp.login(c.username, c.password or "")
         return smtp
 
-    def send(self, email: EmailMessage, recipients: list[str]) -> dict:
+    def send(self, email: Message, recipients: list[str]) -> dict:
         """Sends; returns the recipients the server refused (when it accepted the others)."""
         if self._smtp is not None and time.monotonic() - self._used > self.IDLE_CHECK_SECONDS:
             try:

@@ -25,10 +25,11 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine, bindparam, update
 from sqlmodel import Session, select
 
 from app.core.config import Settings, get_settings
@@ -42,6 +43,24 @@ log = logging.getLogger(__name__)
 DUE = (OutboxState.pending, OutboxState.failed, OutboxState.sending)
 OUTBOX = OutboxMessage.__table__  # row updates as plain SQL: no ORM bookkeeping per message
 MAX_BACKOFF = timedelta(hours=6)
+# Built once: a statement per message would spend more CPU building SQL than sending.
+MARK_SENT = (
+    OUTBOX.update()
+    .where(
+        OUTBOX.c.id == bindparam("message"),
+        OUTBOX.c.claimed_by == bindparam("worker"),  # still this worker's claim
+        OUTBOX.c.state == OutboxState.sending,
+    )
+    .values(
+        state=OutboxState.sent,
+        sent_at=bindparam("when"),
+        subject=bindparam("subject"),
+        body_text=bindparam("text"),
+        body_html=bindparam("html"),
+        transport=bindparam("transport"),
+        last_error=bindparam("error"),
+    )
+)
 
 
 def worker_name() -> str:
@@ -145,24 +164,33 @@ class Worker:
         except Exception as exc:  # every failure is recorded; none loses the message
             self._fail(message, exc)
             return 0
-        with self._session() as session:  # recorded at once: only this one was in flight
-            done = session.execute(
-                OUTBOX.update()
-                .where(*self._still_mine(message.id))
-                .values(
-                    state=OutboxState.sent,
-                    sent_at=self.clock(),
-                    subject=rendered.subject[:500],
-                    body_text=rendered.text,
-                    body_html=rendered.html,
-                    transport="smtp" if self.sender is not None else "kept",
-                    last_error=f"refused recipients: {refused}" if refused else None,
-                )
+        with self._transaction() as connection:  # recorded at once: only this one was in flight
+            done = connection.execute(
+                MARK_SENT,
+                {
+                    "message": message.id,
+                    "worker": self.name,
+                    "when": self.clock(),
+                    "subject": rendered.subject[:500],
+                    "text": rendered.text,
+                    "html": rendered.html,
+                    "transport": "smtp" if self.sender is not None else "kept",
+                    "error": f"refused recipients: {refused}" if refused else None,
+                },
             ).rowcount
-            session.commit()
         if not done:
             log.warning("lease lost before the send was recorded", extra={"outbox": message.id})
         return 1
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A short transaction on a plain connection (a savepoint when tests hand us theirs)."""
+        if isinstance(self.bind, Engine):
+            with self.bind.begin() as connection:
+                yield connection
+        else:
+            with self.bind.begin_nested():
+                yield self.bind
 
     def _still_mine(self, message_id: int) -> tuple:
         """A row this worker claimed and still holds (no other worker re-claimed it)."""
