@@ -14,6 +14,7 @@ from app.models.audit import AuditEntry
 from app.models.directory import DirectoryConfirmation
 from app.models.duty import Duty, Occurrence, Task, TaskFeed, TaskState
 from app.models.institution import Institution, InstitutionStatus
+from app.models.liaison import Appointment
 from app.models.outbox import OutboxMessage
 from app.services import duties
 from tests.conftest import DATABASE_URL
@@ -396,9 +397,14 @@ def test_a_library_sees_only_its_own_row_on_the_board(client, world):
 
 
 def test_homes_show_tasks_due_and_the_staff_boards(client, world):
-    liaison = client.get("/", headers={**world.headers(world.own.liaison), "Accept": "text/html"})
+    # The home page loads each widget on its own (issue 12): the duties one is /home/duties.
+    liaison = client.get(
+        "/home/duties", headers={**world.headers(world.own.liaison), "Accept": "text/html"}
+    )
     assert "Duties due" in liaison.text and "World duty" in liaison.text
-    staff = client.get("/", headers={**world.headers(world.staff), "Accept": "text/html"})
+    staff = client.get(
+        "/home/duties", headers={**world.headers(world.staff), "Accept": "text/html"}
+    )
     assert "Open duties" in staff.text and "0% of 2" in staff.text
 
 
@@ -458,6 +464,26 @@ def test_reminders_coalesce_per_person_per_day_and_stop_once_done(make, world, d
         duties.send_reminders(db, now=local(2031, 5, day))
     assert len(_mail(db, liaison.email)) == 2
     assert _mail(db, director.email) == []
+
+
+def test_reminders_go_to_todays_holder_not_a_future_appointee(make, world, db, contacts):
+    liaison, _ = contacts
+    handover = date(2032, 1, 1)
+    for appointment in db.exec(select(Appointment).where(Appointment.liaison_id == liaison.id)):
+        appointment.ended_on = handover
+        db.add(appointment)
+    successor = make.liaison(
+        world.own.code,
+        roles=("liaison",),
+        email="next@own.example.edu",
+        started_on=handover,
+    )
+    make.duty(date(2031, 5, 20), lead_days=14, fan_out=False, title="Closed dates survey")
+    opened = local(2031, 5, 6)
+    duties.fan_out(db, now=opened)
+    duties.send_reminders(db, now=opened)
+    assert len(_mail(db, liaison.email)) == 1
+    assert _mail(db, successor.email) == []
 
 
 def test_after_the_grace_period_the_director_is_copied(make, world, db, contacts):

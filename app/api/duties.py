@@ -8,12 +8,22 @@ its tasks; another library's task is 404.
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile, status
+from fastapi.responses import FileResponse
 
 from app.core.pagination import Page, page
-from app.models.duty import DutyCreate, DutyPublic, DutyUpdate, TaskPage, TaskPublic, TaskUpdate
+from app.models.duty import (
+    DutyCreate,
+    DutyPublic,
+    DutyUpdate,
+    TaskAttachmentPublic,
+    TaskPage,
+    TaskPublic,
+    TaskUpdate,
+)
 from app.services import duties as service
 from app.services.duties import TaskFilter, TaskSort
+from app.services.duties import attachments as files
 from app.web.deps import CurrentUser, DutyDep, IdPath, Paging, SessionDep
 from app.web.problems import problem_responses
 from app.web.render import SharedRoute, shared
@@ -22,6 +32,7 @@ from app.web.views import duties as views
 router = APIRouter(route_class=SharedRoute, tags=["duties"])
 READ = problem_responses(401, 404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 422)
+UPLOAD = problem_responses(400, 401, 403, 404, 413, 422)
 ICALENDAR = "text/calendar"
 saved = shared("duties/detail.html", block="detail", context=views.detail, event="duty-saved")
 task_saved = shared("duties/task.html", block="task", context=views.task, event="task-saved")
@@ -135,6 +146,69 @@ def update_task(task_id: IdPath, data: TaskUpdate, session: SessionDep, user: Cu
     """Marks the task done (optional `note`) or not applicable (`reason`); staff may reopen it.
     Asking again for the state it has changes nothing."""
     return service.update_task(session=session, actor=user, task_id=task_id, data=data)
+
+
+@router.post("/tasks/{task_id}/completion", response_model=TaskPublic, responses=UPLOAD)
+@task_saved
+def complete_task(
+    task_id: IdPath,
+    session: SessionDep,
+    user: CurrentUser,
+    note: Annotated[str | None, Form(description="Optional, at most 2000 characters.")] = None,
+    file: Annotated[
+        UploadFile | None, File(description="Optional: PDF, PNG, JPEG, GIF or text.")
+    ] = None,
+):
+    """Multipart completion that may carry a file (e.g. the signed form): an open task is
+    marked done with the optional `note`; completing again changes nothing but adds a file given
+    (its link is in `GET /tasks/{id}/attachments`). JSON clients may `PATCH /tasks/{id}`."""
+    given = file is not None and bool(file.filename)  # an empty file input sends no name
+    return files.complete_with_file(
+        session=session,
+        actor=user,
+        task_id=task_id,
+        note=note,
+        filename=file.filename if given else None,
+        stream=file.file if given else None,
+    )
+
+
+@router.get(
+    "/tasks/{task_id}/attachments",
+    response_model=Page[TaskAttachmentPublic],
+    responses=READ,
+)
+def task_attachments(task_id: IdPath, session: SessionDep, user: CurrentUser):
+    found = files.list_attachments(session=session, actor=user, task_id=task_id)
+    return Page(data=found, count=len(found), next=None)
+
+
+@router.get(
+    "/tasks/{task_id}/attachments/{attachment_id}",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        **problem_responses(401, 403, 404),
+    },
+)
+def download_task_attachment(
+    task_id: IdPath, attachment_id: IdPath, session: SessionDep, user: CurrentUser
+):
+    """Always a download, never rendered in the portal's origin."""
+    found = files.get_attachment(
+        session=session, actor=user, task_id=task_id, attachment_id=attachment_id
+    )
+    return FileResponse(
+        files.file_path(found),
+        media_type=found.content_type,
+        filename=found.filename,
+        content_disposition_type="attachment",
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @router.get(

@@ -123,6 +123,26 @@ class Task(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class TaskAttachment(SQLModel, table=True):
+    """A file that goes with a task's completion (e.g. the signed statistics form). The file
+    lives on disk under the task attachment directory, named by `storage_key`."""
+
+    __tablename__ = "task_attachment"
+    __table_args__ = (Index("ix_task_attachment_task_id", "task_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("task.id", ondelete="CASCADE"), nullable=False)
+    )
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64)
+    storage_key: str = Field(max_length=64, unique=True)
+    uploaded_by: int = Field(foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class TaskFeed(SQLModel, table=True):
     """A secret calendar-feed link: a person's own tasks (`user_id`) or an institution's. Only
     the SHA-256 of the token is kept; revoking sets `revoked_at` (the link then answers 404)."""
@@ -212,6 +232,21 @@ class TaskPublic(SQLModel):
     completed_by: int | None = None
     note: str | None = None
     reason: str | None = None
+    attachments: int = Field(
+        default=0, description="How many files go with the completion (`/tasks/{id}/attachments`)."
+    )
+
+
+class TaskAttachmentPublic(SQLModel):
+    id: int
+    task: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: int
+    created_at: datetime
+    url: str = Field(description="Where the file downloads (always as an attachment).")
 
 
 class TaskUpdate(FormInput):

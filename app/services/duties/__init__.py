@@ -6,14 +6,16 @@
 - `fanout`: the scheduled job that opens occurrences and creates each library's task once
 - `board`: reading tasks: one task, a library's list and home, the completion board
 - `completion`: done / not applicable / reopened, and the actions that complete a task
+- `attachments`: files that go with a completion (the checks of `app.services.uploads`)
 - `reminders`: the scheduled digest e-mails and the director's escalation
 - `feeds`: the secret-link iCalendar feeds of tasks
 
-Imports run one way: schedule ← fanout ← definitions; schedule ← board ← completion, feeds;
-schedule ← reminders. The names routes, pages and other slices use are re-exported here
-(importing the package registers both scheduled jobs).
+Imports run one way: schedule ← fanout ← definitions; schedule ← board ← completion ←
+attachments; board ← feeds; schedule ← reminders. The names routes, pages and other slices use
+are re-exported here (importing the package registers both scheduled jobs).
 """
 
+from app.services.duties import attachments
 from app.services.duties.board import (
     Board,
     TaskFilter,
@@ -21,6 +23,7 @@ from app.services.duties.board import (
     board,
     due_tasks,
     get_task,
+    institution_names,
     institution_tasks,
     open_boards,
 )
@@ -44,6 +47,7 @@ __all__ = [
     "TaskFilter",
     "TaskSort",
     "active_feed",
+    "attachments",
     "board",
     "complete_for_action",
     "create_duty",
@@ -52,6 +56,7 @@ __all__ = [
     "feed_calendar",
     "get_duty",
     "get_task",
+    "institution_names",
     "institution_tasks",
     "instructions_html",
     "list_duties",

@@ -10,7 +10,15 @@ from sqlmodel import Session, select
 
 from app.core.errors import NotFound
 from app.core.pagination import PageParams, Window, construct
-from app.models.duty import BoardCounts, Duty, Occurrence, Task, TaskPublic, TaskState
+from app.models.duty import (
+    BoardCounts,
+    Duty,
+    Occurrence,
+    Task,
+    TaskAttachment,
+    TaskPublic,
+    TaskState,
+)
 from app.models.institution import Institution
 from app.models.user import User
 from app.services.duties.schedule import today
@@ -35,6 +43,16 @@ def is_overdue(day: date):
     return and_(Task.state == TaskState.open, Task.due_on < day)
 
 
+def _attachment_count():
+    """How many files a task has, as a column of the task's own row (no query per row)."""
+    return (
+        select(func.count(TaskAttachment.id))
+        .where(TaskAttachment.task_id == Task.id)
+        .correlate(Task)
+        .scalar_subquery()
+    )
+
+
 def task_select(day: date):
     return (
         select(
@@ -51,6 +69,7 @@ def task_select(day: date):
             Task.completed_by.label("completed_by"),
             Task.note.label("note"),
             Task.reason.label("reason"),
+            _attachment_count().label("attachments"),
         )
         .join(Duty, Duty.id == Task.duty_id)
         .join(Institution, Institution.code == Task.institution)
@@ -219,3 +238,13 @@ def get_task(*, session: Session, actor: User, task_id: int) -> TaskPublic:
     if row is None or (not actor.is_staff and row["institution"] != actor.institution):
         raise NotFound(f"No task {task_id}.")
     return build_task(row)
+
+
+def institution_names(*, session: Session, codes: list[str]) -> dict[str, str]:
+    """code → name for the codes given (one statement), so pages name libraries in words."""
+    if not codes:
+        return {}
+    rows = session.execute(
+        select(Institution.code, Institution.name).where(Institution.code.in_(codes))
+    ).all()
+    return dict(rows)

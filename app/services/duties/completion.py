@@ -20,6 +20,15 @@ def update_task(*, session: Session, actor: User, task_id: int, data: TaskUpdate
     if task is None:
         raise NotFound(f"No task {task_id}.")
     require_library_lead(actor, task.institution, "complete the library's duties")
+    set_task_state(session=session, actor=actor, task=task, data=data)
+    session.commit()
+    return get_task(session=session, actor=actor, task_id=task_id)
+
+
+def set_task_state(*, session: Session, actor: User, task: Task, data: TaskUpdate) -> None:
+    """The state change itself, in the caller's transaction (the caller has checked that the
+    actor leads the task's library, and commits). Completing the directory confirmation
+    confirms the directory, which commits on its own."""
     target = TaskState(data.state)
     if target is TaskState.open:
         require_staff(actor, "reopen a task")
@@ -29,7 +38,7 @@ def update_task(*, session: Session, actor: User, task_id: int, data: TaskUpdate
             [FieldError("reason", "say why it does not apply")],
         )
     if TaskState(task.state) is target:
-        return get_task(session=session, actor=actor, task_id=task_id)
+        return
     duty = session.get(Duty, task.duty_id)
     if target is TaskState.done and duty.action == DutyAction.directory_confirmation:
         # Doing this duty *is* confirming the directory: one rule, which completes the task.
@@ -41,11 +50,8 @@ def update_task(*, session: Session, actor: User, task_id: int, data: TaskUpdate
             _set_state(session, task, actor, target, data)
         elif data.note:
             task.note = data.note
-        session.commit()
-        return get_task(session=session, actor=actor, task_id=task_id)
+        return
     _set_state(session, task, actor, target, data)
-    session.commit()
-    return get_task(session=session, actor=actor, task_id=task_id)
 
 
 def _set_state(

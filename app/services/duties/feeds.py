@@ -13,7 +13,7 @@ from app.core.db import utcnow
 from app.core.errors import FieldError, Invalid, NotFound
 from app.models.common import without_unsafe
 from app.models.duty import Duty, Task, TaskFeed, TaskState
-from app.models.liaison import Appointment, ContactRole, Liaison
+from app.models.liaison import Appointment, ContactRole, Liaison, current_on
 from app.models.user import User
 from app.services import audit, markdown
 from app.services.access import require_library_lead
@@ -96,7 +96,7 @@ def feed_calendar(*, session: Session, token: str) -> bytes:
             select(Appointment.role)
             .join(Liaison, Liaison.id == Appointment.liaison_id)
             .where(
-                Appointment.ended_on.is_(None),
+                current_on(day),
                 Appointment.institution == owner.institution,
                 or_(Liaison.account == owner.id, Liaison.email == owner.email),
             )

@@ -11,7 +11,7 @@ from app.core.config import get_settings
 from app.models.common import without_unsafe
 from app.models.duty import Duty, Task, TaskState
 from app.models.institution import Institution
-from app.models.liaison import Appointment, ContactRole, Liaison
+from app.models.liaison import Appointment, ContactRole, Liaison, current_on
 from app.models.outbox import OutboxMessage
 from app.notify.jobs import register_job
 from app.notify.outbox import enqueue
@@ -21,15 +21,17 @@ REMIND_DAYS = 3  # the reminder goes this many days before the due date
 DIGEST_TEMPLATE = "duties/digest"
 
 
-def _holders(session: Session, codes: set[str]) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """(institution, role) → [(email, name)] of the current appointments at `codes`."""
+def _holders(
+    session: Session, codes: set[str], day: date
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(institution, role) → [(email, name)] of the appointments current on `day` at `codes`."""
     found: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     if not codes:
         return found
     for code, role, email, name in session.execute(
         select(Appointment.institution, Appointment.role, Liaison.email, Liaison.name)
         .join(Liaison, Liaison.id == Appointment.liaison_id)
-        .where(Appointment.ended_on.is_(None), Appointment.institution.in_(codes))
+        .where(current_on(day), Appointment.institution.in_(codes))
         .order_by(Liaison.id)
     ).all():
         found[(code, ContactRole(role).value)].append((email, name))
@@ -61,7 +63,7 @@ def send_reminders(session: Session, now: datetime | None = None) -> int:
         )
         .order_by(Task.due_on, Task.id)
     ).all()
-    holders = _holders(session, {task.institution for task, *_ in rows})
+    holders = _holders(session, {task.institution for task, *_ in rows}, day)
     items: dict[str, list[dict]] = defaultdict(list)
     names: dict[str, str] = {}
     marks: dict[str, list[tuple[Task, dict[str, date]]]] = defaultdict(list)
@@ -71,6 +73,7 @@ def send_reminders(session: Session, now: datetime | None = None) -> int:
             "institution": task.institution,
             "institution_name": without_unsafe(inst_name),
             "due_on": task.due_on.isoformat(),
+            "due_text": task.due_on.strftime("%A %B %-d, %Y"),  # what the e-mail says
             "url": f"{base_url}/tasks/{task.id}",
         }
         if task.due_on < day:

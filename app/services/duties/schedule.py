@@ -16,7 +16,7 @@ from app.core.db import utcnow
 from app.core.errors import FieldError, Invalid
 from app.models.duty import AppliesTo, Duty
 from app.models.institution import Institution, InstitutionStatus
-from app.models.liaison import Appointment, ContactRole
+from app.models.liaison import Appointment, ContactRole, not_over_on
 from app.services import recurrence
 
 MAX_OCCURRENCES = 120
@@ -87,7 +87,7 @@ def check(session: Session, duty: Duty, changes: dict | None = None) -> list[dat
             .select_from(Appointment)
             .where(
                 Appointment.role == responsible,
-                Appointment.ended_on.is_(None),
+                not_over_on(today()),  # held now, or by someone whose appointment starts later
                 Appointment.institution.in_(scope),
             )
         ).one()

@@ -11,15 +11,11 @@ from app.models.duty import AppliesTo, Duty, TaskState
 from app.models.institution import InstitutionKind
 from app.models.liaison import ContactRole
 from app.models.user import User
-from app.services import duties, spreadsheet
+from app.services import duties, spreadsheet, uploads
 from app.services.duties import TaskFilter, TaskSort
+from app.web.labels import label
 from app.web.render import EXPORT_MEDIA, View
 
-STATE_LABELS = {
-    TaskState.open: "Open",
-    TaskState.done: "Done",
-    TaskState.not_applicable: "Not applicable",
-}
 FILTER_LABELS = {
     TaskFilter.open: "Open",
     TaskFilter.overdue: "Overdue",
@@ -32,11 +28,12 @@ SORT_LABELS = {
     TaskSort.state: "State",
     TaskSort.completed_at: "Completed",
 }
-ROLE_LABELS = {role: role.value.replace("_", " ").capitalize() for role in ContactRole}
+# What the file picker offers (the server still reads the type from the content).
+ACCEPT = ".pdf,.png,.jpg,.jpeg,.gif,.txt,application/pdf,image/png,image/jpeg,image/gif,text/plain"
 
 
 def listing(view: View) -> dict[str, Any]:
-    return {"role_labels": ROLE_LABELS, "today_date": duties.today()}
+    return {"today_date": duties.today()}
 
 
 def _duty(view: View) -> Duty:
@@ -52,7 +49,7 @@ def detail(view: View) -> dict[str, Any]:
     return {
         "instructions": duties.instructions_html(duty),
         "opened": duties.occurrences_of(session=view.session, duty=duty),
-        "role_labels": ROLE_LABELS,
+        "listed_names": duties.institution_names(session=view.session, codes=duty.institutions),
     }
 
 
@@ -63,24 +60,40 @@ def board(view: View) -> dict[str, Any]:
         "opened": duties.occurrences_of(session=view.session, duty=duty),
         "filters": FILTER_LABELS,
         "sorts": SORT_LABELS,
-        "state_labels": STATE_LABELS,
     }
 
 
 def task(view: View) -> dict[str, Any]:
+    """The task page: instructions, its files (a download link only for those who may), and
+    the completion controls."""
     duty = duties.get_duty(session=view.session, duty_id=view.data.duty)
+    files = duties.attachments
+    listed = (
+        files.list_attachments(session=view.session, actor=view.user, task_id=view.data.id)
+        if view.data.attachments
+        else []
+    )
+    leads = view.user.is_staff or (
+        view.user.is_library_lead and view.user.institution == view.data.institution
+    )
     return {
         "instructions": duties.instructions_html(duty),
-        "state_labels": STATE_LABELS,
         "is_confirmation": duty.action is not None,
+        "attachments": listed,
+        "may_attach": leads,
+        "attachment_limit": uploads.human_size(files.max_bytes()),
+        "accept": ACCEPT,
     }
 
 
 def institution_tasks(view: View) -> dict[str, Any]:
+    code = view.params["code"].upper()
     return {
-        "code": view.params["code"].upper(),
+        "code": code,
+        "institution_name": duties.institution_names(session=view.session, codes=[code]).get(
+            code, code
+        ),
         "filters": FILTER_LABELS,
-        "state_labels": STATE_LABELS,
     }
 
 
@@ -88,7 +101,7 @@ def form(duty: Duty | None) -> dict[str, Any]:
     """The define / edit form's choices."""
     return {
         "duty": duty,
-        "roles": ROLE_LABELS,
+        "roles": {role: label(role) for role in ContactRole},
         "applies": {
             AppliesTo.all: "Every active member",
             AppliesTo.kind: "Members of some kinds",
@@ -128,14 +141,16 @@ def _board_csv(view: View) -> Response:
             t.institution,
             t.institution_name,
             t.due_on.isoformat(),
-            "Overdue" if t.overdue else STATE_LABELS[TaskState(t.state)],
+            "Overdue" if t.overdue else label(TaskState(t.state)),
             t.completed_at.isoformat() if t.completed_at else "",
             t.note or t.reason or "",
+            t.attachments,
         )
         for t in found.window.items
     ]
     body = spreadsheet.csv_text(
-        ("Code", "Library", "Due", "State", "Completed at", "Note or reason"), rows
+        ("Code", "Library", "Due", "State", "Completed at", "Note or reason", "Files attached"),
+        rows,
     )
     name = f"duty-{p['duty'].id}-{found.due_on.isoformat() if found.due_on else 'none'}.csv"
     return Response(
