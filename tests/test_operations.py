@@ -85,15 +85,21 @@ def test_an_unexpected_error_is_a_500_problem_without_internals():
 def test_no_async_dependency_queries_the_database():
     """An async dependency that queries holds a pooled connection on the event loop while the
     request goes on in a thread; with the pool empty, the next checkout blocks the loop itself
-    (a deadlock until the pool times out). Dependencies that take a session are plain `def`."""
+    (a deadlock until the pool times out). Dependencies that take a session are plain `def`,
+    or async only to skip the thread hop when they need no query, handing any query to the
+    thread pool (`require_scope`: people's requests pass it without one)."""
     import inspect
 
     from app.web import deps
 
+    hands_queries_to_the_pool = {"require_scope"}
+    for name in hands_queries_to_the_pool:
+        assert "run_in_threadpool(" in inspect.getsource(getattr(deps, name))
     offenders = [
         name
         for name, fn in vars(deps).items()
         if inspect.iscoroutinefunction(fn)
+        and name not in hands_queries_to_the_pool
         and any(p.annotation is deps.SessionDep for p in inspect.signature(fn).parameters.values())
     ]
     assert offenders == []

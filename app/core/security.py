@@ -124,6 +124,98 @@ def decode_access_token(token: str) -> TokenClaims | None:
     )
 
 
+# --- API clients (OAuth 2 client credentials) ---------------------------------------------------
+
+CLIENT_SUBJECT = "client:"
+
+
+@dataclass(frozen=True)
+class ClientClaims:
+    client_id: int
+    scopes: frozenset[str]
+    issued_at: datetime
+    expires_at: datetime
+
+
+def create_client_token(client_id: int, scopes: list[str]) -> tuple[str, ClientClaims]:
+    """A short-lived token for an API client: `sub=client:<id>` and the granted `scope`."""
+    now = utcnow().replace(microsecond=0)
+    claims = ClientClaims(
+        client_id=client_id,
+        scopes=frozenset(scopes),
+        issued_at=now,
+        expires_at=now + timedelta(minutes=get_settings().client_token_minutes),
+    )
+    payload = {
+        "sub": f"{CLIENT_SUBJECT}{client_id}",
+        "scope": " ".join(sorted(scopes)),
+        "jti": uuid.uuid4().hex,
+        "iat": int(now.timestamp()),
+        "exp": int(claims.expires_at.timestamp()),
+        "aud": AUDIENCE,
+    }
+    return jwt.encode(payload, _secret(), algorithm=ALGORITHM), claims
+
+
+def looks_like_client_token(token: str) -> bool:
+    """A cheap look (no signature check) that tells a client's token from a person's, so a
+    person's request does not pay for a second verification; `decode_client_token` decides."""
+    try:
+        subject = jwt.get_unverified_claims(token).get("sub")
+    except JWTError:
+        return False
+    return isinstance(subject, str) and subject.startswith(CLIENT_SUBJECT)
+
+
+def decode_client_token(token: str) -> ClientClaims | None:
+    """An API client's claims, or None for anything else (a person's token, tampered, expired).
+    The same pinned algorithm and required claims as a person's token."""
+    try:
+        payload = jwt.decode(
+            token,
+            _secret(),
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            options={f"require_{c}": True for c in ("exp", "iat", "sub", "aud")},
+        )
+        header = jwt.get_unverified_header(token)
+    except JWTError:
+        return None
+    subject, scope = str(payload["sub"]), payload.get("scope")
+    number = subject.removeprefix(CLIENT_SUBJECT)
+    if (
+        header.get("alg") != ALGORITHM
+        or not subject.startswith(CLIENT_SUBJECT)
+        or not number.isdigit()
+        or not isinstance(scope, str)
+    ):
+        return None
+    return ClientClaims(
+        client_id=int(number),
+        scopes=frozenset(scope.split()),
+        issued_at=datetime.fromtimestamp(payload["iat"], tz=utcnow().tzinfo),
+        expires_at=datetime.fromtimestamp(payload["exp"], tz=utcnow().tzinfo),
+    )
+
+
+def new_client_secret() -> tuple[str, str]:
+    """A client secret (shown once) and the digest that is stored."""
+    secret = secrets.token_urlsafe(32)
+    return secret, client_secret_digest(secret)
+
+
+def client_secret_digest(secret: str) -> str:
+    """HMAC-SHA256 keyed with the portal's secret. The secret is 256 random bits, so a slow
+    hash would add nothing against guessing, only cost on every token request; the key means
+    a copy of the database alone cannot check guesses offline. (Changing `PORTAL_SECRET_KEY`
+    therefore voids every client secret: rotate them afterwards.)"""
+    return _sign(f"api-client-secret:{secret}")
+
+
+def client_secret_valid(secret: str, digest: str | None) -> bool:
+    return digest is not None and hmac.compare_digest(client_secret_digest(secret), digest)
+
+
 def session_cookie(token: str, claims: TokenClaims, *, secure: bool) -> str:
     """The `Set-Cookie` value that carries a browser's token: HttpOnly, SameSite=Lax."""
     max_age = int((claims.expires_at - utcnow()).total_seconds())

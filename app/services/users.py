@@ -11,6 +11,7 @@ from app.core import security
 from app.core.config import get_settings
 from app.core.errors import Conflict, FieldError, Invalid, NotFound
 from app.core.pagination import PageParams, Window, fetch
+from app.models.api_client import ApiClient
 from app.models.institution import Institution
 from app.models.user import (
     AccountPublic,
@@ -30,6 +31,11 @@ SECRET_FIELDS = {"password_hash"}
 
 
 # --- administration ----------------------------------------------------------------------------
+
+
+# An API client acts through a user row of its own (app/services/api_clients.py); that row is
+# managed on the client's page, never as a person's account.
+_person = User.id.not_in(select(ApiClient.principal))
 
 
 def create_user(
@@ -112,7 +118,7 @@ def list_users(
     active: bool | None = None,
 ) -> Window:
     require_admin(actor, "see the list of accounts")
-    stmt = select(User)
+    stmt = select(User).where(_person)
     if q:
         needle = f"%{q.strip().lower()}%"
         stmt = stmt.where(or_(func.lower(User.name).like(needle), User.email.like(needle)))
@@ -129,7 +135,7 @@ def list_users(
 
 def get_user(*, session: Session, actor: User, user_id: int) -> User:
     require_admin(actor, "see accounts")
-    user = session.get(User, user_id)
+    user = session.exec(select(User).where(User.id == user_id, _person)).first()
     if user is None:
         raise NotFound(f"No account has the id {user_id}.")
     return user

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.core import security
 from app.core.config import get_settings
@@ -28,6 +29,7 @@ from app.models.user import User
 from app.services import (
     access,
     announcements,
+    api_clients,
     auth,
     directory_changes,
     duties,
@@ -92,6 +94,10 @@ def _authenticate(request: Request, session: Session, bearer: str | None) -> Use
     token = bearer or request.cookies.get(security.COOKIE_NAME)
     if not token:
         return None
+    if bearer is not None:
+        client = _client(request, session, bearer)
+        if client is not None:
+            return client.user
     found = auth.authenticate(session=session, token=token)
     if found is None:
         raise NotAuthenticated("The access token is invalid, expired or revoked.")
@@ -114,6 +120,46 @@ def _authenticate(request: Request, session: Session, bearer: str | None) -> Use
     ):
         raise PermissionDenied("The CSRF token is missing or wrong; reload the page.")
     return user
+
+
+_UNSEEN = object()
+
+
+def _client(request: Request, session: Session, bearer: str) -> api_clients.ClientPrincipal | None:
+    """An API client's principal when `bearer` is a live client's token (looked up once per
+    request); it then acts as its principal user, within its scopes (`require_scope`)."""
+    found = getattr(request.state, "api_client", _UNSEEN)
+    if found is _UNSEEN:
+        found = api_clients.authenticate(session=session, token=bearer)
+        request.state.api_client = found
+        if found is not None:
+            api_clients.seen(session, found)
+            request.state.user = found.user
+            request.state.claims = None  # no sign-in session: nothing to sign out or renew
+            request.state.csrf_token = None
+    return found
+
+
+def _bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def require_scope(request: Request, session: SessionDep) -> None:
+    """Every route, for API clients: the scope its path and method imply (`tickets:write` for
+    `PATCH /tickets/…`), else 403 naming it. People and anonymous callers pass untouched (their
+    roles govern them), without a thread hop; so does a token that is not a client's."""
+    bearer = _bearer_token(request)
+    if bearer is None or not security.looks_like_client_token(bearer):
+        request.state.api_client = None  # `_authenticate` need not look again
+        return
+    client = await run_in_threadpool(_client, request, session, bearer)
+    if client is None:
+        return  # revoked: the route's own authentication answers 401
+    route = request.scope.get("route")
+    scope = api_clients.scope_for(getattr(route, "path", request.url.path), request.method)
+    if scope is not None:
+        api_clients.require_scope(client.scopes, scope)
 
 
 def get_optional_user(
