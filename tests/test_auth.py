@@ -22,6 +22,7 @@ from app.core.config import get_settings
 from app.core.db import get_session, utcnow
 from app.core.middleware import loggable_path
 from app.main import create_app
+from app.models.audit import AuditEntry
 from app.models.auth import LoginThrottle, UserSession
 from app.models.institution import Institution
 from app.models.user import Role, User
@@ -496,6 +497,8 @@ def live(engine) -> Iterator[tuple[TestClient, User]]:
     yield app, user
     with Session(engine) as s:
         s.execute(delete(UserSession).where(UserSession.user_id == user.id))
+        s.execute(delete(AuditEntry).where(AuditEntry.actor == user.id))  # its sign-ins
+        s.execute(delete(AuditEntry).where(AuditEntry.entity_id == str(user.id)))  # failures
         s.execute(delete(LoginThrottle).where(LoginThrottle.key.like("%:%")))
         s.execute(delete(User).where(User.id == user.id))
         s.commit()

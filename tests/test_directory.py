@@ -320,7 +320,7 @@ def test_import_dry_run_reports_every_bad_row_and_writes_nothing(client, make, d
         b"Odd Role,odd@imp.example.edu,IMP,wizard,\n"  # line 5
         b"Twin,good@imp.example.edu,IMP,billing,\n"  # line 6: duplicate of line 2
         b"Second Liaison,two@imp.example.edu,IMP,liaison,\n"  # line 7
-        b"Taken,taken@imp.example.edu,IMP,billing,\n"  # line 8
+        b"Taken,TAKEN@imp.example.edu,IMP,billing,\n"  # line 8: updates the listed person
         b"Short,row\n"  # line 9
     )
     before = len(db.exec(select(Liaison)).all())
@@ -330,10 +330,11 @@ def test_import_dry_run_reports_every_bad_row_and_writes_nothing(client, make, d
     assert report["dry_run"] is True and report["valid"] is False and report["created"] == 0
     problems = {(e["line"], e["field"]) for e in report["errors"]}
     assert problems == {
-        (3, "email"), (4, "institution"), (5, "roles"), (6, "email"), (7, "roles"),
-        (8, "email"), (9, "row"),
+        (3, "email"), (4, "institution"), (5, "roles"), (6, "email"), (7, "roles"), (9, "row"),
     }  # fmt: skip
     assert all(e["reason"] for e in report["errors"])
+    outcomes = {r["line"]: r["action"] for r in report["results"]}
+    assert outcomes[2] == "add" and outcomes[8] == "update" and outcomes[3] == "error"
     real = _import(client, staff, content, dry_run=False)
     assert real.status_code == 422
     assert real.headers["content-type"] == "application/problem+json"

@@ -36,7 +36,7 @@ def test_liaison_hands_over_the_seat_staff_approve_history_shows(
     page.fill("#f-note", "Kim moves to e-resources only.")
     page.get_by_role("button", name="Send the request").click()
     expect(page).to_have_url(re.compile(r"/directory-changes/\d+$"))
-    expect(page.locator(".change-status")).to_contain_text("Pending")
+    expect(page.locator(".change-status")).to_contain_text("Waiting for review")
     request_path = page.url.removeprefix(live_server)
 
     staff_context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -45,7 +45,7 @@ def test_liaison_hands_over_the_seat_staff_approve_history_shows(
     try:
         sign_in(staff, live_server, STAFF)
         staff.goto(f"{live_server}/directory-changes?status=pending")
-        expect(staff.locator(".queue-counts")).to_contain_text("pending")
+        expect(staff.locator(".queue-counts")).to_contain_text("Waiting for review")
         staff.locator(f'a[href="{request_path}"]').first.click()
         expect(staff.get_by_role("heading", level=1)).to_contain_text("Harper Handover")
         staff.get_by_role("button", name="Approve and apply").click()
@@ -57,7 +57,7 @@ def test_liaison_hands_over_the_seat_staff_approve_history_shows(
         harper = current.locator("tr", has_text="Harper Handover")
         expect(harper).to_contain_text("Liaison")
         kim_now = current.locator("tr", has_text="Kim Liaison (demo)")
-        expect(kim_now).to_contain_text("E resources")
+        expect(kim_now).to_contain_text("E-resources since")
         expect(kim_now).not_to_contain_text("Liaison,")
         expect(history.locator("tr", has_text="Kim Liaison (demo)")).to_contain_text("Liaison")
         people = staff.request.get(f"{live_server}/liaisons?institution=ISU&role=liaison").json()
@@ -93,6 +93,9 @@ def _restore_kim(staff: Page, base_url: str) -> None:
         (STAFF, "/reports/directory-gaps"),
         (STAFF, "/liaisons/new"),
         (STAFF, "/liaisons/import"),
+        (STAFF, "/institutions"),
+        (STAFF, "/invitations"),
+        (STAFF, "/audit"),
         (LIAISON, "/directory-changes/new?kind=add&institution=ISU"),
     ],
 )

@@ -14,7 +14,11 @@ from pydantic import BaseModel
 from app.core.config import get_settings
 from app.core.errors import FieldError, Invalid
 from app.core.pagination import Page, page, page_of_list
-from app.models.directory import DirectoryConfirmationPublic, DirectoryInvitationPublic
+from app.models.directory import (
+    DirectoryConfirmationPublic,
+    DirectoryInvitationPublic,
+    PendingInvitation,
+)
 from app.models.liaison import (
     ContactRole,
     ExportFormat,
@@ -26,6 +30,7 @@ from app.models.liaison import (
 from app.services import directory_confirmations, directory_exports, invitations, liaisons
 from app.web.deps import (
     CurrentUser,
+    IdPath,
     InstitutionDep,
     LiaisonDep,
     Paging,
@@ -95,12 +100,26 @@ class ImportProblem(BaseModel):
     reason: str
 
 
+class ImportRow(BaseModel):
+    """What one row does: add, update (the fields that change), unchanged, or error."""
+
+    line: int
+    action: str
+    name: str
+    email: str
+    fields: list[str]
+    problems: list[str]
+
+
 class ImportResult(BaseModel):
     dry_run: bool
     valid: bool
     rows: int
     created: int
+    updated: int = 0
+    unchanged: int = 0
     errors: list[ImportProblem]
+    results: list[ImportRow] = []
 
 
 @router.post(
@@ -115,7 +134,8 @@ def import_liaisons(
     user: StaffUser,
     dry_run: Annotated[bool, Query(description="Check only; the default.")] = True,
 ):
-    """A dry run reports every bad row; a real run writes all rows, or none and answers 422."""
+    """A dry run says per row what the import would do (add, update matched by e-mail,
+    unchanged, error); a real run writes every row, or none and answers 422."""
     content = file.file.read(get_settings().max_body_bytes + 1)
     report = directory_exports.import_csv(
         session=session, actor=user, content=content, dry_run=dry_run
@@ -181,6 +201,60 @@ def end_liaison(
 def invite_liaison(liaison: LiaisonDep, session: SessionDep, user: CurrentUser):
     """A single-use sign-up link for the person, shown here and e-mailed to them."""
     return invitations.invite(session=session, actor=user, liaison=liaison)
+
+
+@router.get("/invitations", response_model=Page[PendingInvitation], responses=READ)
+@shared("liaisons/invitations.html", block="results")
+def list_invitations(
+    session: SessionDep,
+    user: CurrentUser,
+    request: Request,
+    response: Response,
+    paging: Paging,
+):
+    """Sign-in invitations not yet accepted (open or expired), newest first."""
+    window = invitations.list_pending(session=session, actor=user, page=paging)
+    return page(window, paging, request, response)
+
+
+@router.get(
+    "/institutions/{code}/invitations", response_model=Page[PendingInvitation], responses=READ
+)
+@shared("liaisons/invitations.html", block="results")
+def institution_invitations(
+    institution: InstitutionDep,
+    session: SessionDep,
+    user: CurrentUser,
+    request: Request,
+    response: Response,
+    paging: Paging,
+):
+    """One institution's invitations not yet accepted."""
+    window = invitations.list_pending(
+        session=session, actor=user, page=paging, institution=institution.code
+    )
+    return page(window, paging, request, response)
+
+
+@router.post(
+    "/invitations/{invitation_id}/resend",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DirectoryInvitationPublic,
+    responses=WRITE,
+)
+@shared("liaisons/invited.html", block="invitation", event="invitations-changed")
+def resend_invitation(invitation_id: IdPath, session: SessionDep, user: CurrentUser):
+    """A new link, e-mailed again; the earlier one stops working."""
+    invitation = invitations.get_pending(session=session, actor=user, invitation_id=invitation_id)
+    return invitations.resend(session=session, actor=user, invitation=invitation)
+
+
+@router.delete("/invitations/{invitation_id}", response_model=PendingInvitation, responses=WRITE)
+@shared("liaisons/invitations.html", block="row", event="invitations-changed")
+def revoke_invitation(invitation_id: IdPath, session: SessionDep, user: CurrentUser):
+    """The link stops working at once; the person can be invited again later."""
+    invitation = invitations.get_pending(session=session, actor=user, invitation_id=invitation_id)
+    return invitations.revoke(session=session, actor=user, invitation=invitation)
 
 
 class InstitutionDirectory(Page[LiaisonPublic]):

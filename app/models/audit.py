@@ -1,4 +1,5 @@
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import ConfigDict
@@ -27,6 +28,8 @@ class AuditEntry(AuditEntryBase, table=True):
         Index(
             "ix_audit_entry_at", "at", "id"
         ),  # the audit list, newest first: it never stops growing
+        Index("ix_audit_entry_actor_at", "actor", "at"),  # the audit page's "who" filter
+        Index("ix_audit_entry_action_at", "action", "at"),  # … and its "what" filter
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -36,3 +39,9 @@ class AuditEntryPublic(AuditEntryBase):
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent
 
     id: int
+
+
+# `?format=` on the audit list: `csv` is a file of every matching entry (json is the default).
+class AuditFormat(StrEnum):
+    json = "json"
+    csv = "csv"

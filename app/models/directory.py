@@ -1,6 +1,6 @@
 """Directory freshness confirmations and sign-in invitations for directory people."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
@@ -51,9 +51,27 @@ class DirectoryInvitationPublic(SQLModel):
     password_reset: bool = False
 
 
+class PendingInvitation(SQLModel):
+    """An invitation not yet accepted: still open, or expired and waiting to be sent again."""
+
+    id: int
+    liaison_id: int
+    name: str
+    email: str
+    institution: str
+    created_at: datetime
+    created_by: int
+    created_by_name: str | None
+    expires_at: datetime
+    expired: bool
+    revoked: bool = False
+
+
 class DirectoryGap(SQLModel):
     institution: str
     name: str
     vacant: list[str]
     confirmed_at: datetime | None
     stale: bool
+    # A vacant seat someone is appointed to from a later date: the seat → that date.
+    filled_from: dict[str, date] = {}

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, EmailStr, computed_field, field_validator
-from sqlalchemy import Index, String, text
+from sqlalchemy import ColumnElement, Index, String, and_, or_, text
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.core.db import EnumString, UTCDateTime, utcnow
@@ -44,6 +44,35 @@ class ExportFormat(StrEnum):
 # The seats an institution must fill, and that only one person at a time may hold.
 SEATS = (ContactRole.liaison, ContactRole.director)
 _CURRENT_SEAT = text("ended_on IS NULL AND role IN ('liaison', 'director')")
+
+
+def holds_on(started_on: date, ended_on: date | None, day: date) -> bool:
+    """The one "current appointment" rule: it has started by `day` and has not ended
+    (`ended_on` is the first day it no longer holds: a hand-over day belongs to the successor).
+    A future appointment is not current yet; `current_on` is the same rule in SQL."""
+    return started_on <= day and (ended_on is None or ended_on > day)
+
+
+def upcoming_on(started_on: date, ended_on: date | None, day: date) -> bool:
+    """Starts after `day` (and was not cancelled before it began)."""
+    return started_on > day and (ended_on is None or ended_on > started_on)
+
+
+def current_on(day: date) -> ColumnElement[bool]:
+    """`holds_on` in SQL, for every query that asks who holds a role today."""
+    return and_(
+        Appointment.started_on <= day,
+        or_(Appointment.ended_on.is_(None), Appointment.ended_on > day),
+    )
+
+
+def not_over_on(day: date) -> ColumnElement[bool]:
+    """Current or upcoming: the appointment still holds, or will, after `day` (one cancelled
+    before it began ends the day it starts, and never holds)."""
+    return or_(
+        Appointment.ended_on.is_(None),
+        and_(Appointment.ended_on > day, Appointment.ended_on > Appointment.started_on),
+    )
 
 
 class LiaisonBase(SQLModel):
@@ -144,6 +173,7 @@ class AppointmentPublic(SQLModel):
     started_on: date
     ended_on: date | None
     current: bool
+    upcoming: bool = False  # starts after today: not current yet
 
 
 class LiaisonPublic(LiaisonBase):

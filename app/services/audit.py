@@ -3,12 +3,13 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
 
 from sqlmodel import Session, SQLModel, select
 
+from app.core.config import get_settings
 from app.core.context import request_id_var
 from app.core.db import utcnow
 from app.core.pagination import PageParams, Window, columns, construct, fetch_rows
@@ -147,17 +148,72 @@ def about(
     )
 
 
-def list_entries(
-    *, session: Session, entity_type: str | None, entity_id: str | None, page: PageParams
-) -> Window:
-    """Newest first, as `AuditEntryPublic`, in one statement."""
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit page filters by: who, what, which record, and when (`date_from` and
+    `date_to` are days in the consortium's time zone, both included)."""
+
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor: int | None = None
+    who: str | None = None  # part of the name the entry was recorded under
+    action: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+EXPORT_LIMIT = 50_000
+
+
+def _filtered(found: AuditFilter):
     stmt = select(*columns(AuditEntry, AuditEntryPublic))
-    if entity_type:
-        stmt = stmt.where(AuditEntry.entity_type == entity_type)
-    if entity_id:
-        stmt = stmt.where(AuditEntry.entity_id == entity_id)
-    stmt = stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-    return fetch_rows(session, stmt, page, _public)
+    if found.entity_type:
+        stmt = stmt.where(AuditEntry.entity_type == found.entity_type)
+    if found.entity_id:
+        stmt = stmt.where(AuditEntry.entity_id == found.entity_id)
+    if found.actor is not None:
+        stmt = stmt.where(AuditEntry.actor == found.actor)
+    if found.who:
+        stmt = stmt.where(AuditEntry.actor_name.icontains(found.who.strip(), autoescape=True))
+    if found.action:
+        stmt = stmt.where(AuditEntry.action == found.action)
+    if found.date_from:
+        stmt = stmt.where(AuditEntry.at >= _day_start(found.date_from))
+    if found.date_to:
+        stmt = stmt.where(AuditEntry.at < _day_start(found.date_to + timedelta(days=1)))
+    return stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+
+
+def _day_start(day: date) -> datetime:
+    """Midnight of `day` in the consortium's time zone, in UTC (how `at` is stored)."""
+    return datetime.combine(day, time.min, tzinfo=get_settings().tz).astimezone(UTC)
+
+
+def list_entries(
+    *,
+    session: Session,
+    page: PageParams,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    filters: AuditFilter | None = None,
+) -> Window:
+    """Newest first, as `AuditEntryPublic`, in one statement (the total included)."""
+    found = filters or AuditFilter(entity_type=entity_type, entity_id=entity_id)
+    return fetch_rows(session, _filtered(found), page, _public)
+
+
+def export_entries(*, session: Session, filters: AuditFilter) -> list[AuditEntryPublic]:
+    """Every entry the filters match (up to `EXPORT_LIMIT`), newest first, for a file."""
+    rows = session.execute(_filtered(filters).limit(EXPORT_LIMIT)).mappings()
+    return [_public(row) for row in rows]
+
+
+def user_names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    """Names of the accounts `ids`, in one statement (an entry shows names, not numbers)."""
+    wanted = {i for i in ids if isinstance(i, int) and not isinstance(i, bool)}
+    if not wanted:
+        return {}
+    return dict(session.exec(select(User.id, User.name).where(User.id.in_(wanted))).all())
 
 
 _public = construct(AuditEntryPublic)

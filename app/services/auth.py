@@ -23,6 +23,7 @@ from app.core.db import utcnow
 from app.core.errors import FieldError, Invalid, NotAuthenticated, NotFound, TooManyRequests
 from app.core.security import TokenClaims
 from app.models.auth import LoginThrottle, PasswordReset, UserSession
+from app.models.common import without_unsafe
 from app.models.user import User
 from app.notify.outbox import enqueue
 from app.services import audit
@@ -53,8 +54,9 @@ class SignIn:
 
 
 def sign_in(*, session: Session, email: str, password: str, client: Client) -> SignIn:
-    """Same answer, and the same work, for an unknown e-mail as for a wrong password."""
-    email = email.strip().lower()
+    """Same answer, and the same work, for an unknown e-mail as for a wrong password. Both
+    outcomes are audited; a failure with the e-mail as typed, never the password."""
+    typed, email = email, email.strip().lower()
     settings = get_settings()
     device = security.device_for(client.device_cookie, email)
     if device is not None:
@@ -73,13 +75,31 @@ def sign_in(*, session: Session, email: str, password: str, client: Client) -> S
     known = user is not None and user.active
     if not security.verify_password(password, user.password_hash if known else None) or not known:
         _forget_quiet_rows(session)
+        _audit_sign_in(session, user, typed, client, ok=False)
         session.commit()
         raise NotAuthenticated(BAD_CREDENTIALS)
     for key, _ in keys:
         succeeded(session, key)
     token, claims = start_session(session, user, client)
+    _audit_sign_in(session, user, typed, client, ok=True)
     session.commit()
     return SignIn(token, claims, user, security.device_cookie_value(email))
+
+
+def _audit_sign_in(
+    session: Session, user: User | None, typed: str, client: Client, *, ok: bool
+) -> None:
+    """Who signed in, or which e-mail (as typed, shortened) failed, from where; no secret."""
+    entry = audit.record(
+        session,
+        actor=user if ok else None,
+        action="sign_in" if ok else "sign_in_failed",
+        entity_type="user",
+        entity_id=str(user.id) if user is not None else "",
+        after={"email": without_unsafe(typed)[:254], "address": client.address},
+    )
+    if not ok:
+        entry.actor_name = without_unsafe(typed)[:200] or "(no e-mail given)"
 
 
 # --- the throttle ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from app.models.directory_change import (
     DirectoryChangeCreate,
     DirectoryChangePublic,
 )
+from app.models.institution import Institution
 from app.models.liaison import ContactRole, Liaison, LiaisonCreate, LiaisonUpdate
 from app.models.user import User
 from app.notify.outbox import enqueue
@@ -147,6 +148,14 @@ def counts(*, session: Session, actor: User) -> dict[str, int]:
     return {s.value: found.get(s.value, 0) for s in ChangeStatus}
 
 
+def pending_count(*, session: Session) -> int:
+    """Requests waiting for consortium staff (the navigation's badge): one COUNT statement,
+    served by `ix_directory_change_status_created_at`."""
+    return session.exec(
+        select(func.count()).where(DirectoryChange.status == ChangeStatus.pending)
+    ).one()
+
+
 def get_change(*, session: Session, actor: User, change_id: int) -> DirectoryChange:
     change = session.get(DirectoryChange, change_id)
     if change is None or not _visible(actor, change.institution):
@@ -230,6 +239,19 @@ def reject(
     return change
 
 
+# What a request asked for, in the words of the e-mail that answers it.
+KIND_WORDS = {
+    ChangeKind.add: "add a contact",
+    ChangeKind.update: "change a contact's entry",
+    ChangeKind.end: "end a contact's appointments",
+}
+
+
+def _institution_name(session: Session, code: str) -> str:
+    found = session.get(Institution, code)
+    return found.name if found else code
+
+
 def _require_pending(change: DirectoryChange) -> None:
     if change.status != ChangeStatus.pending:
         raise Conflict(f"This request was already {change.status}.")
@@ -256,7 +278,9 @@ def _decide(
                 "name": requester.name,
                 "change_id": change.id,
                 "kind": ChangeKind(change.kind).value,
+                "kind_words": KIND_WORDS[ChangeKind(change.kind)],
                 "institution": change.institution,
+                "institution_name": _institution_name(session, change.institution),
                 "outcome": outcome.value,
                 "reason": reason or "",
                 "who": change.liaison.get("name") or "",

@@ -1,6 +1,6 @@
 """An institution's directory freshness ("our entries are correct") and the gaps report."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -10,10 +10,11 @@ from app.core.db import utcnow
 from app.models.directory import DirectoryConfirmation, DirectoryGap
 from app.models.duty import DutyAction
 from app.models.institution import Institution, InstitutionStatus
-from app.models.liaison import SEATS, Appointment, ContactRole
+from app.models.liaison import SEATS, Appointment, ContactRole, current_on, not_over_on
 from app.models.user import User
 from app.services import audit, duties
 from app.services.access import require_library_lead, require_staff
+from app.services.institutions import today
 from app.services.liaisons import vacant_seats
 
 
@@ -47,9 +48,11 @@ def last_confirmation(*, session: Session, code: str) -> DirectoryConfirmation |
 
 
 def gaps(*, session: Session, actor: User, now: datetime | None = None) -> list[DirectoryGap]:
-    """Active institutions with an empty liaison or director seat, or a stale confirmation."""
+    """Active institutions with an empty liaison or director seat (one filled only from a
+    later date is empty today), or a stale confirmation."""
     require_staff(actor, "see the directory gaps")
     cutoff = (now or utcnow()) - timedelta(days=get_settings().directory_confirm_days)
+    day = today()
     members = session.exec(
         select(Institution.code, Institution.name)
         .where(Institution.status == InstitutionStatus.active)
@@ -58,10 +61,17 @@ def gaps(*, session: Session, actor: User, now: datetime | None = None) -> list[
     held: dict[str, set[ContactRole]] = {}
     for code, role in session.exec(
         select(Appointment.institution, Appointment.role).where(
-            Appointment.ended_on.is_(None), Appointment.role.in_(SEATS)
+            current_on(day), Appointment.role.in_(SEATS)
         )
     ).all():
         held.setdefault(code, set()).add(ContactRole(role))
+    later: dict[tuple[str, str], date] = {}
+    for code, role, starts in session.exec(
+        select(Appointment.institution, Appointment.role, func.min(Appointment.started_on))
+        .where(Appointment.role.in_(SEATS), Appointment.started_on > day, not_over_on(day))
+        .group_by(Appointment.institution, Appointment.role)
+    ).all():
+        later[(code, ContactRole(role).value)] = starts
     confirmed = dict(
         session.exec(
             select(
@@ -79,7 +89,12 @@ def gaps(*, session: Session, actor: User, now: datetime | None = None) -> list[
         if vacant or stale:
             result.append(
                 DirectoryGap(
-                    institution=code, name=name, vacant=vacant, confirmed_at=at, stale=stale
+                    institution=code,
+                    name=name,
+                    vacant=vacant,
+                    confirmed_at=at,
+                    stale=stale,
+                    filled_from={s: later[(code, s)] for s in vacant if (code, s) in later},
                 )
             )
     return result

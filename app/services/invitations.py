@@ -15,13 +15,19 @@ from sqlmodel import Session, select
 from app.core import security
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.core.errors import Conflict, FieldError, Invalid, NotFound
-from app.models.directory import DirectoryInvitation, DirectoryInvitationPublic
-from app.models.liaison import ContactRole, Liaison
+from app.core.errors import Conflict, FieldError, Invalid, NotFound, PermissionDenied
+from app.core.pagination import PageParams, Window, fetch_rows
+from app.models.directory import (
+    DirectoryInvitation,
+    DirectoryInvitationPublic,
+    PendingInvitation,
+)
+from app.models.institution import Institution
+from app.models.liaison import ContactRole, Liaison, holds_on
 from app.models.user import Role, User
 from app.notify.outbox import enqueue
 from app.services import audit, auth, liaisons
-from app.services.access import require_staff
+from app.services.access import is_staff, require_staff
 
 UNKNOWN = "This invitation link is unknown, used or expired; ask the consortium office."
 
@@ -59,7 +65,8 @@ def invite(*, session: Session, actor: User, liaison: Liaison) -> DirectoryInvit
         context={
             "name": liaison.name,
             "institution": liaison.institution,
-            "role": role.value.replace("_", " "),
+            "institution_name": _institution_name(session, liaison.institution),
+            "role": ROLE_WORDS[role],
             "url": settings.base_url + path,
             "expires_at": _local(invitation.expires_at),
         },
@@ -103,6 +110,21 @@ def _reinvite(
     )
 
 
+# The sign-in role an invitation offers, as the e-mail says it.
+ROLE_WORDS = {
+    Role.director: "library director",
+    Role.liaison: "liaison",
+    Role.library_staff: "library staff",
+    Role.consortium_staff: "consortium staff",
+    Role.consortium_admin: "consortium administrator",
+}
+
+
+def _institution_name(session: Session, code: str) -> str:
+    found = session.get(Institution, code)
+    return found.name if found else code
+
+
 def _account(session: Session, email: str) -> User | None:
     return session.exec(select(User).where(User.email == email.strip().lower())).first()
 
@@ -135,7 +157,10 @@ def accept_invitation(*, session: Session, token: str, password: str) -> User:
     its password). The link is used atomically: of two parallel posts, one wins.
     """
     invitation, liaison = open_invitation(session=session, token=token)
-    roles = {ContactRole(a.role) for a in liaison.appointments if a.ended_on is None}
+    day = liaisons.today()
+    roles = {
+        ContactRole(a.role) for a in liaison.appointments if holds_on(a.started_on, a.ended_on, day)
+    }
     if not roles:
         raise Conflict(f"{liaison.name} no longer holds an appointment.")
     problem = security.password_problem(password, liaison.email)
@@ -187,3 +212,100 @@ def accept_invitation(*, session: Session, token: str, password: str) -> User:
     )
     session.commit()
     return user
+
+
+# --- pending invitations: the list, sending again, revoking -----------------------------------
+
+
+def _require_inviter(actor: User, institution: str | None) -> None:
+    """Who may see and manage invitations: whoever may invite (consortium staff); another
+    library's invitations do not exist for a library user (404)."""
+    if is_staff(actor):
+        return
+    if institution is not None and actor.institution != institution:
+        raise NotFound("No such invitation.")
+    raise PermissionDenied("Only consortium staff invite people to sign in.")
+
+
+def list_pending(
+    *, session: Session, actor: User, page: PageParams, institution: str | None = None
+) -> Window:
+    """Invitations not yet accepted (open or expired), newest first, in one statement."""
+    _require_inviter(actor, institution)
+    now = utcnow()
+    stmt = (
+        select(
+            DirectoryInvitation.id,
+            DirectoryInvitation.liaison_id,
+            Liaison.name,
+            Liaison.email,
+            Liaison.institution,
+            DirectoryInvitation.created_at,
+            DirectoryInvitation.created_by,
+            User.name.label("created_by_name"),
+            DirectoryInvitation.expires_at,
+        )
+        .join(Liaison, Liaison.id == DirectoryInvitation.liaison_id)
+        .outerjoin(User, User.id == DirectoryInvitation.created_by)
+        .where(DirectoryInvitation.used_at.is_(None))
+        .order_by(DirectoryInvitation.created_at.desc(), DirectoryInvitation.id.desc())
+    )
+    if institution:
+        stmt = stmt.where(Liaison.institution == institution)
+    return fetch_rows(
+        session,
+        stmt,
+        page,
+        lambda row: PendingInvitation.model_construct(
+            **row, expired=row["expires_at"] < now, revoked=False
+        ),
+    )
+
+
+def get_pending(*, session: Session, actor: User, invitation_id: int) -> DirectoryInvitation:
+    """An invitation not yet accepted; 404 for another library's, or once used or revoked."""
+    invitation = session.get(DirectoryInvitation, invitation_id)
+    person = session.get(Liaison, invitation.liaison_id) if invitation else None
+    if invitation is None or person is None or invitation.used_at is not None:
+        raise NotFound(f"No pending invitation has the id {invitation_id}.")
+    _require_inviter(actor, person.institution)
+    return invitation
+
+
+def resend(
+    *, session: Session, actor: User, invitation: DirectoryInvitation
+) -> DirectoryInvitationPublic:
+    """A new link, e-mailed again; the old one stops working (see `invite`)."""
+    liaison = liaisons.get_liaison(session=session, liaison_id=invitation.liaison_id)
+    return invite(session=session, actor=actor, liaison=liaison)
+
+
+def revoke(*, session: Session, actor: User, invitation: DirectoryInvitation) -> PendingInvitation:
+    """The link stops working at once (its row goes); the audit trail keeps that it was sent."""
+    _require_inviter(actor, None)
+    person = session.get(Liaison, invitation.liaison_id)
+    creator = session.get(User, invitation.created_by)
+    revoked = PendingInvitation(
+        id=invitation.id,
+        liaison_id=invitation.liaison_id,
+        name=person.name,
+        email=person.email,
+        institution=person.institution,
+        created_at=invitation.created_at,
+        created_by=invitation.created_by,
+        created_by_name=creator.name if creator else None,
+        expires_at=invitation.expires_at,
+        expired=invitation.expires_at < utcnow(),
+        revoked=True,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="revoke_invitation",
+        entity_type="liaison",
+        entity_id=str(invitation.liaison_id),
+        before={"expires_at": invitation.expires_at.isoformat()},
+    )
+    session.delete(invitation)
+    session.commit()
+    return revoked

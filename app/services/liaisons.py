@@ -27,6 +27,10 @@ from app.models.liaison import (
     LiaisonCreate,
     LiaisonPublic,
     LiaisonUpdate,
+    current_on,
+    holds_on,
+    not_over_on,
+    upcoming_on,
 )
 from app.models.user import Role, User
 from app.services import audit
@@ -75,13 +79,15 @@ def _filtered(
     active: bool = True,
 ):
     """People matching the directory's filters, as the columns of `LiaisonPublic` that are
-    the person's own (with their institution's name); `active=False` lists former contacts."""
+    the person's own (with their institution's name). `active=True` lists current and
+    upcoming contacts (an appointment starting later is shown with its start); `active=False`
+    lists former contacts."""
     held = select(Appointment.id).where(Appointment.liaison_id == Liaison.id)
-    current = held.where(Appointment.ended_on.is_(None))
+    current = held.where(not_over_on(today()))
     stmt = select(*PERSON_COLUMNS).outerjoin(Institution, Institution.code == Liaison.institution)
     if active and role:  # driven by ix_appointment_role_current, a covering index
         holders = select(Appointment.liaison_id).where(
-            Appointment.role == role, Appointment.ended_on.is_(None)
+            Appointment.role == role, not_over_on(today())
         )
         stmt = stmt.where(Liaison.id.in_(holders))
     elif active:
@@ -158,20 +164,39 @@ def _people(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[Liaison
 
 def _person(row: Mapping[str, Any], appointments: list[Mapping[str, Any]]) -> LiaisonPublic:
     """`public()` for a row and its appointments (oldest first)."""
-    current = [a for a in appointments if a["ended_on"] is None]
-    ended = [a["ended_on"] for a in appointments if a["ended_on"] is not None]
+    day = today()
+    states = [_state(a["started_on"], a["ended_on"], day) for a in appointments]
     return _build_person(
         {
             **row,
-            "roles": sorted((a["role"] for a in current), key=_role_rank),
-            "active": bool(current),
-            "started_on": min((a["started_on"] for a in current or appointments), default=None),
-            "ended_on": None if current else max(ended, default=None),
+            **_summary(appointments, states, lambda a: a["role"], lambda a: a),
             "appointments": [
-                _build_appointment({**a, "current": a["ended_on"] is None}) for a in appointments
+                _build_appointment({**a, "current": now, "upcoming": later})
+                for a, (now, later) in zip(appointments, states, strict=True)
             ],
         }
     )
+
+
+def _state(started_on: date, ended_on: date | None, day: date) -> tuple[bool, bool]:
+    """(current, upcoming) by the one rule in `app.models.liaison`."""
+    return holds_on(started_on, ended_on, day), upcoming_on(started_on, ended_on, day)
+
+
+def _summary(appointments, states, role_of, dates_of) -> dict[str, Any]:
+    """A person's `roles`, `active`, `started_on` and `ended_on` from their appointments:
+    the roles held today; since when (or, for someone not started yet, when they start)."""
+    current = [a for a, (now, _) in zip(appointments, states, strict=True) if now]
+    upcoming = [a for a, (_, later) in zip(appointments, states, strict=True) if later]
+    ended = [dates_of(a)["ended_on"] for a in appointments if dates_of(a)["ended_on"]]
+    return {
+        "roles": sorted((ContactRole(role_of(a)) for a in current), key=_role_rank),
+        "active": bool(current),
+        "started_on": min(
+            (dates_of(a)["started_on"] for a in current or upcoming or appointments), default=None
+        ),
+        "ended_on": None if current or upcoming else max(ended, default=None),
+    }
 
 
 def get_liaison(*, session: Session, liaison_id: int) -> Liaison:
@@ -196,7 +221,19 @@ def institution_contacts(*, session: Session, code: str) -> list[LiaisonPublic]:
         .order_by(Liaison.name, Liaison.id)
     )
     people = _people(session, session.execute(stmt).mappings().all())
-    return sorted(people, key=lambda p: (not p.active, _seat_rank(p.roles), p.name))
+    return sorted(people, key=lambda p: (_standing(p), _seat_rank(p.roles), p.name))
+
+
+def _standing(person: LiaisonPublic) -> int:
+    """Current contacts first, then those starting later, then former ones."""
+    if person.active:
+        return 0
+    return 1 if any(a.upcoming for a in person.appointments) else 2
+
+
+def is_upcoming(person: LiaisonPublic) -> bool:
+    """Not current yet, but appointed from a later date."""
+    return _standing(person) == 1
 
 
 def publish(session: Session, people: list[Liaison]) -> list[LiaisonPublic]:
@@ -216,8 +253,8 @@ def publish(session: Session, people: list[Liaison]) -> list[LiaisonPublic]:
 
 def public(liaison: Liaison, institution_name: str | None = None) -> LiaisonPublic:
     appointments = sorted(liaison.appointments, key=lambda a: (a.started_on, a.id))
-    current = [a for a in appointments if a.ended_on is None]
-    ended = [a.ended_on for a in appointments if a.ended_on is not None]
+    day = today()
+    states = [_state(a.started_on, a.ended_on, day) for a in appointments]
     return LiaisonPublic(
         id=liaison.id,
         name=liaison.name,
@@ -226,10 +263,12 @@ def public(liaison: Liaison, institution_name: str | None = None) -> LiaisonPubl
         title=liaison.title,
         institution=liaison.institution,
         institution_name=institution_name,
-        roles=sorted((ContactRole(a.role) for a in current), key=_role_rank),
-        active=bool(current),
-        started_on=min((a.started_on for a in current or appointments), default=None),
-        ended_on=None if current else max(ended, default=None),
+        **_summary(
+            appointments,
+            states,
+            lambda a: a.role,
+            lambda a: {"started_on": a.started_on, "ended_on": a.ended_on},
+        ),
         account=liaison.account,
         appointments=[
             AppointmentPublic(
@@ -238,9 +277,10 @@ def public(liaison: Liaison, institution_name: str | None = None) -> LiaisonPubl
                 institution=a.institution,
                 started_on=a.started_on,
                 ended_on=a.ended_on,
-                current=a.ended_on is None,
+                current=now,
+                upcoming=later,
             )
-            for a in appointments
+            for a, (now, later) in zip(appointments, states, strict=True)
         ],
     )
 
@@ -257,7 +297,8 @@ def _seat_rank(roles: list[ContactRole]) -> int:
 
 
 def vacant_seats(held: Iterable[ContactRole]) -> list[ContactRole]:
-    """The seats (liaison, director) that none of the `held` current roles fills."""
+    """The seats (liaison, director) that none of the `held` current roles fills (an
+    appointment starting later fills nothing yet: pass only roles current by `holds_on`)."""
     filled = {ContactRole(r) for r in held}
     return [s for s in SEATS if s not in filled]
 
@@ -413,9 +454,11 @@ def _appoint(
 
 
 def _end(session: Session, liaison: Liaison, roles: set[ContactRole], on: date) -> None:
+    """Ends the roles on `on`; one not started by then is cancelled (it ends as it starts,
+    so it is never current)."""
     for appointment in _current(liaison):
         if ContactRole(appointment.role) in roles:
-            _close(appointment, on)
+            _close(appointment, max(on, appointment.started_on))
             session.add(appointment)
 
 
@@ -490,10 +533,7 @@ def library_contacts(
     stmt = (
         select(Liaison)
         .join(Appointment, Appointment.liaison_id == Liaison.id)
-        .where(
-            or_(Appointment.ended_on.is_(None), Appointment.ended_on > today()),
-            Appointment.role.in_(notice_roles(kind)),
-        )
+        .where(current_on(today()), Appointment.role.in_(notice_roles(kind)))
         .distinct()
         .order_by(Liaison.id)
     )

@@ -8,7 +8,7 @@ from fastapi import Response
 
 from app.core.config import get_settings
 from app.models.liaison import ContactRole, LiaisonPublic
-from app.services import access, directory_exports, liaisons
+from app.services import access, audit, directory_exports, liaisons
 from app.web.render import EXPORT_MEDIA, Export, View
 
 ROLES = list(ContactRole)
@@ -19,8 +19,13 @@ def filters(_: View) -> dict[str, Any]:
 
 
 def person(view: View) -> dict[str, Any]:
-    """A person's page, or an institution's contacts: may the reader speak for that library?"""
-    return {"may_request": access.may_request_directory_changes(view.user, view.data.institution)}
+    """A person's page, or an institution's contacts: may the reader speak for that library?
+    A person's linked sign-in account is named, not numbered."""
+    account = getattr(view.data, "account", None)
+    return {
+        "may_request": access.may_request_directory_changes(view.user, view.data.institution),
+        "account_name": audit.user_names(view.session, {account}).get(account) if account else None,
+    }
 
 
 def _exports(
