@@ -41,7 +41,7 @@ def test_ics_has_one_event_per_window_field_by_field(client, make):
     assert event.decoded("dtstart").utcoffset() == timedelta(0)
     assert int(event["sequence"]) == 0
     assert str(event["status"]) == "CONFIRMED"
-    assert "alma, primo_ve" in str(event["description"])
+    assert "Alma, Primo VE" in str(event["description"])  # names, not codes
     assert "Quarterly release." in str(event["description"])
     assert str(event["url"]).endswith(f"/maintenance/{window.id}")
     assert event.decoded("dtstamp").utcoffset() == timedelta(0)  # DTSTAMP is UTC (RFC 5545)

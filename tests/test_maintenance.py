@@ -50,9 +50,9 @@ def test_naive_times_are_read_in_the_consortium_zone(client, staff):
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"ends_at": "2027-06-05T22:00:00-05:00"}, "ends_at", "must end after it starts"),
+        ({"ends_at": "2027-06-05T22:00:00-05:00"}, "ends_at", "it must be after the start"),
         ({"services": ["alma", "nope"]}, "services", "Unknown service: nope"),
-        ({"services": []}, "services", "services"),
+        ({"services": []}, "services", "Choose at least one service"),
         ({"institutions": ["ZZZZ9"]}, "institutions", "Unknown institution"),
         ({"rrule": "FREQ=SOMETIMES"}, "rrule", "not valid RFC 5545"),
         ({"rrule": "FREQ=DAILY"}, "rrule", "never ends"),
@@ -136,7 +136,10 @@ def test_overlap_and_short_notice_are_warnings_not_refusals(client, make, staff)
     assert response.status_code == 201
     warnings = response.json()["warnings"]
     assert any("7 days" in w for w in warnings)
-    assert any("Sandbox refresh" in w and f"#{existing.id}" in w and "alma" in w for w in warnings)
+    assert any(
+        "Sandbox refresh" in w and f"#{existing.id}" in w and w.endswith("on Alma.")
+        for w in warnings
+    )
     other = {**body, "services": ["network"]}
     assert not any(
         "overlaps" in w
@@ -181,9 +184,16 @@ def test_reminder_and_transition_job_enqueues_once(db, make):
     code = make.institution().code
     make.liaison(code, ("backup_liaison",))
     now = datetime.now(UTC)
-    make.window(starts_at=now + timedelta(hours=3), institutions=(code,), title="Soon")
-    make.window(starts_at=now - timedelta(minutes=10), institutions=(code,), title="Now")
-    make.window(starts_at=now - timedelta(hours=2, minutes=20), institutions=(code,), title="Done")
+    announced = {"created_at": now - timedelta(days=10)}  # before the reminder's lead
+    make.window(starts_at=now + timedelta(hours=3), institutions=(code,), title="Soon", **announced)
+    # Longer than the reminder's lead: they also get their start and end notices.
+    make.window(starts_at=now - timedelta(minutes=10), hours=30, institutions=(code,), title="Now")
+    make.window(
+        starts_at=now - timedelta(hours=30, minutes=20),
+        hours=30,
+        institutions=(code,),
+        title="Done",
+    )
     make.window(starts_at=now + timedelta(days=9), institutions=(code,), title="Later")
     for _ in range(2):
         send_reminders_and_transitions(db, now)
@@ -348,7 +358,12 @@ def test_forms_and_month_view(client, make, staff):
             "A maintenance window that affected your library has been cancelled: nothing will "
             "be down.",
         ),
-        ("reminder", "Reminder: maintenance", "A reminder: this maintenance window starts soon."),
+        (
+            "reminder",
+            "Reminder: maintenance",
+            "A reminder: this maintenance window starts soon. It is short and soon, so this is "
+            "the only e-mail you get about it: none when it starts and ends.",
+        ),
         ("started", "Maintenance started", "This maintenance window has started."),
         (
             "ended",
@@ -372,7 +387,7 @@ def test_every_notice_kind_renders_its_own_subject_and_sentence(db, make, kind, 
     rendered = render(message.template, message.context)
     assert rendered.subject.startswith(f"{opening}: Alma & Primo release (")
     assert f"Hello {liaison.name},\n\n{sentence}\n\nAlma & Primo release\nWhen: " in rendered.text
-    assert "Changed: impact\nWhy.\n\nDetails: http" in rendered.text
+    assert "Services: Alma\nImpact: Outage\nChanged: impact\nWhy.\n\nDetails: http" in rendered.text
     assert f"<p>{sentence}</p>" in rendered.html
     assert "Alma &amp; Primo release" in rendered.html
     assert "Then, at the same time of day" not in rendered.text

@@ -11,6 +11,7 @@ from app.core.pagination import Page, page
 from app.models.incident import (
     Incident,
     IncidentCreate,
+    IncidentEdit,
     IncidentPublic,
     IncidentStatus,
     IncidentTicketCreate,
@@ -66,6 +67,20 @@ def get_incident(incident: IncidentDep, session: SessionDep, user: OptionalUser)
     return _public(session, incident)
 
 
+@router.patch("/{incident_id}", response_model=IncidentPublic, responses=WRITE)
+@saved
+def edit_incident(
+    data: IncidentEdit,
+    incident: IncidentDep,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+):
+    """Corrects the title or the services (staff); the timeline stays as written. Audited."""
+    incident = service.edit_incident(session=session, actor=user, incident=incident, data=data)
+    return _written(session, incident, response)
+
+
 @router.post(
     "/{incident_id}/updates",
     status_code=status.HTTP_201_CREATED,
@@ -81,7 +96,8 @@ def add_update(
     response: Response,
 ):
     """A timeline entry: investigating → identified → monitoring → resolved. A resolved
-    incident takes no more (409)."""
+    incident takes no more (409). Resolving with `resolve_tickets` also resolves every linked
+    ticket with `ticket_reply`, through the ticket workflow."""
     incident = service.add_update(session=session, actor=user, incident=incident, data=data)
     return _written(session, incident, response)
 

@@ -20,7 +20,8 @@ from app.models.maintenance import (
 )
 from app.services import feeds
 from app.services import maintenance as service
-from app.services.maintenance import MaintenanceSort
+from app.services.maintenance import MaintenanceSort, When
+from app.services.service_catalogue import service_names
 from app.web.caching import CONDITIONAL, feed
 from app.web.deps import CurrentUser, OptionalUser, Paging, SessionDep, WindowDep
 from app.web.problems import problem_responses
@@ -32,7 +33,9 @@ READ = problem_responses(404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 413, 422)
 ICALENDAR = "text/calendar"
 # Every write answers with the window: JSON, or its page (htmx: the detail block).
-saved = shared("maintenance/detail.html", block="detail", event="maintenance-saved")
+saved = shared(
+    "maintenance/detail.html", block="detail", event="maintenance-saved", context=views.detail
+)
 
 
 ServiceFilter = Annotated[
@@ -63,8 +66,13 @@ def list_maintenance(
     ] = None,
     until: Annotated[LocalTime | None, Query(description="Windows starting before.")] = None,
     sort: MaintenanceSort = MaintenanceSort.starts_at,
+    when: Annotated[
+        When | None,
+        Query(description="`upcoming`: not yet over; `past`: over; absent or `all`: every window."),
+    ] = None,
 ):
-    """Every window, cancelled ones included (with status `cancelled`). Public."""
+    """Every window, cancelled ones included (with status `cancelled`). Public. (The page opens
+    on the upcoming ones.)"""
     window = service.list_windows(
         session=session,
         service=service_,
@@ -73,6 +81,7 @@ def list_maintenance(
         since=since,
         until=until,
         sort=sort,
+        when=when,
         page=paging,
     )
     return page(window, paging, request, response)
@@ -120,7 +129,8 @@ def maintenance_calendar(
 
     def build(base_url: str) -> bytes:
         windows = service.calendar_windows(session=session, service=service_, institution=code)
-        return feeds.calendar(windows, host=feeds.host_of(base_url), base_url=base_url)
+        names = service_names(session)
+        return feeds.calendar(windows, host=feeds.host_of(base_url), base_url=base_url, names=names)
 
     return feed(
         request,
@@ -134,7 +144,7 @@ def maintenance_calendar(
 
 
 @router.get("/maintenance/{window_id}", response_model=MaintenancePublic, responses=READ)
-@shared("maintenance/detail.html", block="detail")
+@shared("maintenance/detail.html", block="detail", context=views.detail)
 def get_maintenance(window: WindowDep, user: OptionalUser):
     return window
 
@@ -165,11 +175,12 @@ def update_maintenance(
 @router.delete(
     "/maintenance/{window_id}",
     response_model=MaintenancePublic,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 @saved
 def cancel_maintenance(window: WindowDep, session: SessionDep, user: CurrentUser):
-    """Cancels the window: it stays, with status `cancelled`, in the list and the feeds."""
+    """Cancels the window: it stays, with status `cancelled`, in the list and the feeds. A
+    window that has already ended cannot be cancelled (409)."""
     return service.cancel_window(session=session, actor=user, window=window)
 
 

@@ -3,13 +3,14 @@ to them."""
 
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, Text
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.core.db import EnumString, UTCDateTime, utcnow
 from app.models.common import FormInput
-from app.models.maintenance import NAIVE_TIMES, LocalTime
+from app.models.maintenance import NAIVE_TIMES, LocalTime, PlainForm
 from app.models.service import Choices, Impact
 
 
@@ -94,17 +95,56 @@ class Incident(IncidentBase, table=True):
         return sorted(link.service for link in self.service_links)
 
 
-class IncidentCreate(FormInput, IncidentBase):
+INCIDENT_WORDS = {
+    "title": "Enter a title, e.g. “Primo VE searches time out”",
+    "services": "Choose at least one service",
+    "body": "Say what is happening, in a sentence or two",
+    "status": "Choose a status: investigating, identified, monitoring or resolved",
+    "impact": "Choose the impact: none, degraded or outage",
+    "started_at": "Enter when it started as a date and a time, e.g. 2027-06-05 23:00",
+    "ticket_reply": "Write the reply the linked tickets get",
+    "resolve_tickets": "Tick the box, or leave it clear",
+    "ticket": "Enter your ticket's number, e.g. 2026-00042",
+}
+
+
+class IncidentCreate(PlainForm, IncidentBase):
+    words: ClassVar[dict[str, str]] = INCIDENT_WORDS
     services: Choices = Field(min_length=1, description="Service slugs, see `/services`.")
     body: str = Field(min_length=1, max_length=5000, description="The first timeline entry.")
     status: IncidentStatus = IncidentStatus.investigating
     started_at: LocalTime | None = Field(default=None, description=NAIVE_TIMES)
 
 
-class IncidentUpdateCreate(FormInput):
+class IncidentEdit(PlainForm):
+    """A correction of the incident itself (its timeline stays as written)."""
+
+    words: ClassVar[dict[str, str]] = INCIDENT_WORDS
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    services: Choices | None = Field(default=None, min_length=1)
+
+
+class IncidentUpdateCreate(PlainForm):
+    words: ClassVar[dict[str, str]] = INCIDENT_WORDS
+    multiline: ClassVar[frozenset[str]] = FormInput.multiline | {"ticket_reply"}
+
     status: IncidentStatus
     body: str = Field(min_length=1, max_length=5000)
     impact: Impact | None = None
+    resolve_tickets: bool = Field(
+        default=False,
+        description="With status `resolved`: resolve every linked ticket with `ticket_reply`.",
+    )
+    ticket_reply: str | None = Field(
+        default=None, max_length=5000, description="The reply each linked ticket gets."
+    )
+
+    @classmethod
+    def cross_checks(cls, values: dict, *, parsed: bool) -> list[tuple[str, str]]:
+        if values.get("resolve_tickets") in (True, "true", "on") and not values.get("ticket_reply"):
+            return [("ticket_reply", "Write the reply the linked tickets get")]
+        return []
 
 
 class IncidentUpdatePublic(SQLModel):
@@ -126,5 +166,7 @@ class IncidentPublic(IncidentBase):
     reports: int = Field(default=0, description="How many libraries linked a ticket to it.")
 
 
-class IncidentTicketCreate(FormInput):
+class IncidentTicketCreate(PlainForm):
+    words: ClassVar[dict[str, str]] = INCIDENT_WORDS
+
     ticket: str = Field(min_length=1, max_length=40, description="The ticket's number.")

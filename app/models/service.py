@@ -38,7 +38,10 @@ def _list(value: object) -> object:
     """A form sends one choice as a string, several typed ones as "UIU, ISU", none as ""."""
     if value is None:
         return []
-    return [v for v in re.split(r"[\s,]+", value) if v] if isinstance(value, str) else value
+    if isinstance(value, str):
+        return [v for v in re.split(r"[\s,]+", value) if v]
+    # A form's hidden empty choice (so that ticking none still sends the field) is not a choice.
+    return [v for v in value if v != ""] if isinstance(value, list) else value
 
 
 Slug = Annotated[str, BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v)]

@@ -17,17 +17,27 @@ from app.core.config import get_settings
 from app.models.common import without_unsafe
 from app.models.incident import Incident, IncidentUpdate
 from app.models.maintenance import Maintenance
+from app.models.service import Service
 
 FEED_ENTRIES = 50
+IMPACT_WORDS = {"none": "No impact", "degraded": "Degraded", "outage": "Outage"}
+STATUS_WORDS = {
+    "investigating": "Investigating",
+    "identified": "Identified",
+    "monitoring": "Monitoring",
+    "resolved": "Resolved",
+}
 
 
 def local_range(start: datetime, end: datetime) -> str:
     """`Sat 2027-06-05 23:00 – 03:30 CDT` in the consortium's zone (the end's date when it
-    differs)."""
+    differs). Across a change of the clocks each end names its own zone:
+    `Sun 2026-03-08 01:00 CST – 04:00 CDT`."""
     zone = get_settings().tz
     a, b = start.astimezone(zone), end.astimezone(zone)
     tail = f"{b:%H:%M %Z}" if a.date() == b.date() else f"{b:%a %Y-%m-%d %H:%M %Z}"
-    return f"{a:%a %Y-%m-%d %H:%M} – {tail}"
+    head = f"{a:%a %Y-%m-%d %H:%M}" + (f" {a:%Z}" if a.tzname() != b.tzname() else "")
+    return f"{head} – {tail}"
 
 
 def host_of(base_url: str) -> str:
@@ -38,8 +48,15 @@ def host_of(base_url: str) -> str:
 # --- iCalendar --------------------------------------------------------------------------------
 
 
-def calendar(windows: Sequence[Maintenance], *, host: str, base_url: str) -> bytes:
-    """RFC 5545, times in UTC: a stable UID per window, SEQUENCE, STATUS:CANCELLED."""
+def calendar(
+    windows: Sequence[Maintenance],
+    *,
+    host: str,
+    base_url: str,
+    names: dict[str, str] | None = None,
+) -> bytes:
+    """RFC 5545, times in UTC: a stable UID per window, SEQUENCE, STATUS:CANCELLED. `names`:
+    the services' names (slug → name) for the descriptions."""
     settings = get_settings()
     cal = Calendar()
     cal.add("prodid", f"-//{settings.consortium_name}//Liaison Portal//EN")
@@ -49,11 +66,11 @@ def calendar(windows: Sequence[Maintenance], *, host: str, base_url: str) -> byt
     cal.add("x-wr-calname", f"{settings.consortium_name} maintenance")
     cal.add("x-wr-timezone", settings.timezone)
     for window in windows:
-        cal.add_component(_event(window, host=host, base_url=base_url))
+        cal.add_component(_event(window, host=host, base_url=base_url, names=names or {}))
     return cal.to_ical()
 
 
-def _event(window: Maintenance, *, host: str, base_url: str) -> Event:
+def _event(window: Maintenance, *, host: str, base_url: str, names: dict[str, str]) -> Event:
     event = Event()
     event.add("uid", f"maintenance-{window.id}@{host}")
     event.add("dtstamp", window.updated_at)
@@ -63,12 +80,14 @@ def _event(window: Maintenance, *, host: str, base_url: str) -> Event:
     event.add("dtstart", window.starts_at)
     event.add("dtend", window.ends_at)
     event.add("summary", without_unsafe(window.title))
-    services = ", ".join(window.services)
+    services = ", ".join(names.get(s, s) for s in window.services)
     event.add(
         "description",
         without_unsafe(
-            f"Services: {services}\nImpact: {window.impact}\n\n{window.description}".strip()
-        ),
+            f"When: {local_range(window.starts_at, window.ends_at)}\nServices: {services}\n"
+            f"Impact: {IMPACT_WORDS.get(str(window.impact), window.impact)}\n\n"
+            f"{window.description}"
+        ).strip(),
     )
     event.add("url", f"{base_url}/maintenance/{window.id}")
     event.add("categories", window.services)
@@ -92,6 +111,7 @@ def atom_feed(*, session: Session, base_url: str) -> bytes:
         .order_by(IncidentUpdate.created_at.desc())
         .limit(FEED_ENTRIES)
     ).all()
+    names = dict(session.exec(select(Service.slug, Service.name)).all())
     host = host_of(base_url)
     feed = FeedGenerator()
     feed.id(f"tag:{host},2026:status")
@@ -112,7 +132,8 @@ def atom_feed(*, session: Session, base_url: str) -> bytes:
                     "title": f"{prefix}{without_unsafe(w.title)} ({when})",
                     "link": f"{base_url}/maintenance/{w.id}",
                     "summary": without_unsafe(
-                        f"{when}. Services: {', '.join(w.services)}. Impact: {w.impact}. "
+                        f"{when}. Services: {', '.join(names.get(s, s) for s in w.services)}. "
+                        f"Impact: {IMPACT_WORDS.get(str(w.impact), w.impact)}. "
                         f"{w.description}"
                     ).strip(),
                     "published": w.created_at,
@@ -127,7 +148,8 @@ def atom_feed(*, session: Session, base_url: str) -> bytes:
                 {
                     "id": f"tag:{host},2026:incident/{incident.id}/update/{update.id}",
                     "title": (
-                        f"{without_unsafe(incident.title)}: {update.status.replace('_', ' ')}"
+                        f"{without_unsafe(incident.title)}: "
+                        f"{STATUS_WORDS.get(str(update.status), update.status).lower()}"
                     ),
                     "link": f"{base_url}/incidents/{incident.id}",
                     "summary": without_unsafe(update.body),

@@ -13,6 +13,7 @@ from app.core.pagination import PageParams, Window, columns, construct, fetch_ro
 from app.models.incident import (
     Incident,
     IncidentCreate,
+    IncidentEdit,
     IncidentPublic,
     IncidentService,
     IncidentStatus,
@@ -22,14 +23,16 @@ from app.models.incident import (
     IncidentUpdateCreate,
     IncidentUpdatePublic,
 )
-from app.models.ticket import Ticket
+from app.models.ticket import CommentCreate, Ticket, TicketStatus, TicketUpdate
 from app.models.user import User
 from app.notify.outbox import enqueue
 from app.services import audit
 from app.services.access import Notice, require_staff
-from app.services.liaisons import library_contacts
-from app.services.service_catalogue import check_services
+from app.services.feeds import IMPACT_WORDS, STATUS_WORDS
+from app.services.maintenance_notices import notice_recipients
+from app.services.service_catalogue import check_services, names_of, service_names
 from app.services.tickets import queries as tickets
+from app.services.tickets import workflow
 
 
 def publish(session: Session, incidents: Sequence[Incident]) -> list[IncidentPublic]:
@@ -200,7 +203,89 @@ def add_update(
     session.flush()
     _notify(session, incident, update)
     session.commit()
+    if data.status == IncidentStatus.resolved and data.resolve_tickets and data.ticket_reply:
+        resolve_linked_tickets(
+            session=session, actor=actor, incident=incident, reply=data.ticket_reply
+        )
     return incident
+
+
+def edit_incident(
+    *, session: Session, actor: User, incident: Incident, data: IncidentEdit
+) -> Incident:
+    """Corrects the title or the services (a resolved incident too); the timeline stays."""
+    require_staff(actor, "edit incidents")
+    before = {**audit.snapshot(incident), "services": incident.services}
+    values = data.model_dump(exclude_unset=True)
+    if values.get("services") is not None:
+        wanted = check_services(session, sorted(set(values["services"])))
+        if wanted != incident.services:
+            incident.service_links = [IncidentService(service=s) for s in wanted]
+    if values.get("title") is not None:
+        incident.title = values["title"]
+    old, new = audit.changes(before, {**audit.snapshot(incident), "services": incident.services})
+    if not new:
+        return incident
+    incident.updated_at = utcnow()
+    session.add(incident)
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity_type="incident",
+        entity_id=str(incident.id),
+        before=old,
+        after={k: v for k, v in new.items() if k != "updated_at"},
+    )
+    session.commit()
+    return incident
+
+
+def linked_tickets(session: Session, incident: Incident) -> list[Ticket]:
+    """The tickets libraries linked to the incident, oldest number first."""
+    stmt = (
+        select(Ticket)
+        .join(IncidentTicket, IncidentTicket.ticket_id == Ticket.id)
+        .where(IncidentTicket.incident_id == incident.id)
+        .order_by(Ticket.number)
+    )
+    return list(session.exec(stmt).all())
+
+
+def resolve_linked_tickets(
+    *, session: Session, actor: User, incident: Incident, reply: str
+) -> list[str]:
+    """Each linked ticket still open gets `reply` and is resolved, through the ticket workflow
+    (its rules, timeline, notices and audit); returns the numbers resolved. A ticket the
+    workflow refuses (merged, closed) is left as it is."""
+    done = []
+    for ticket in linked_tickets(session, incident):
+        if ticket.merged_into is not None or ticket.status in (
+            TicketStatus.resolved,
+            TicketStatus.closed,
+        ):
+            continue
+        workflow.add_comment(
+            session=session, actor=actor, ticket=ticket, data=CommentCreate(body=reply)
+        )
+        workflow.update_ticket(
+            session=session,
+            actor=actor,
+            ticket=ticket,
+            data=TicketUpdate(status=TicketStatus.resolved),
+        )
+        done.append(ticket.number)
+    if done:
+        audit.record(
+            session,
+            actor=actor,
+            action="resolve_tickets",
+            entity_type="incident",
+            entity_id=str(incident.id),
+            after={"tickets": done},
+        )
+        session.commit()
+    return done
 
 
 def link_ticket(
@@ -247,11 +332,14 @@ def _notify(session: Session, incident: Incident, update: IncidentUpdate) -> Non
             "impact": incident.impact.value,
             "services": incident.services,
         },
+        "services": names_of(incident.services, service_names(session)),
+        "impact": IMPACT_WORDS.get(incident.impact.value, incident.impact.value),
         "status": update.status.value,
+        "status_words": STATUS_WORDS.get(update.status.value, update.status.value),
         "body": update.body,
         "url": url,
     }
-    for person in library_contacts(session, Notice.incident):
+    for person in notice_recipients(session, Notice.incident):
         enqueue(
             session,
             to=person.email,

@@ -13,9 +13,9 @@ from sqlmodel import Session, select
 
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.core.errors import FieldError, Invalid, NotFound
+from app.core.errors import Conflict, DomainError, FieldError, Invalid, NotFound
 from app.core.pagination import PageParams, Window, columns, construct, fetch_rows
-from app.models.institution import Institution
+from app.models.institution import Institution, InstitutionStatus
 from app.models.maintenance import (
     Maintenance,
     MaintenanceCreate,
@@ -27,10 +27,10 @@ from app.models.maintenance import (
     MaintenanceUpdate,
 )
 from app.models.user import User
-from app.services import audit, recurrence
+from app.services import audit, feeds, recurrence
 from app.services.access import require_staff
-from app.services.maintenance_notices import WindowNotice, notify, snapshot
-from app.services.service_catalogue import check_services
+from app.services.maintenance_notices import WindowNotice, notify, notify_dropped, snapshot
+from app.services.service_catalogue import check_services, names_of, service_names
 
 MATERIAL = ("starts_at", "ends_at", "services", "impact", "institutions")
 FEED_DAYS_BACK = 400
@@ -39,6 +39,14 @@ FEED_DAYS_BACK = 400
 class MaintenanceSort(StrEnum):
     starts_at = "starts_at"
     starts_at_desc = "-starts_at"
+
+
+class When(StrEnum):
+    """The maintenance page's tabs: windows not yet over, or those that are."""
+
+    upcoming = "upcoming"
+    past = "past"
+    all = "all"
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -53,10 +61,15 @@ def list_windows(
     since: datetime | None = None,
     until: datetime | None = None,
     sort: MaintenanceSort = MaintenanceSort.starts_at,
+    when: When | None = None,
     page: PageParams,
     now: datetime | None = None,
 ) -> Window:
     stmt = _filtered(service=service, institution=institution)
+    if when is When.upcoming:
+        stmt = stmt.where(Maintenance.ends_at > (now or utcnow()))
+    elif when is When.past:
+        stmt = stmt.where(Maintenance.ends_at <= (now or utcnow()))
     if since:
         stmt = stmt.where(Maintenance.ends_at >= since)
     if until:
@@ -131,6 +144,16 @@ def windows_in_month(*, session: Session, year: int, month: int) -> list[Mainten
     return list(session.exec(stmt.order_by(Maintenance.starts_at)).all())
 
 
+def member_choices(*, session: Session) -> list[tuple[str, str]]:
+    """(code, name) of every library a window may name (not former members), by name."""
+    stmt = (
+        select(Institution.code, Institution.name)
+        .where(Institution.status != InstitutionStatus.former)
+        .order_by(Institution.name)
+    )
+    return [(code, name) for code, name in session.exec(stmt).all()]
+
+
 def calendar_windows(
     *,
     session: Session,
@@ -154,13 +177,16 @@ def create_windows(
     require_staff(actor, "schedule maintenance")
     now = now or utcnow()
     _check_times(data.starts_at, data.ends_at)
-    services = check_services(session, sorted(set(data.services)))
-    institutions = _check_institutions(session, data.institutions)
+    rule = data.rrule or _rule_from_choices(data)
+    # Every refusal at once, each beside its field.
+    services, institutions, times = _all_or_nothing(
+        lambda: check_services(session, sorted(set(data.services))),
+        lambda: _check_institutions(session, data.institutions),
+        lambda: _times(data, rule),
+    )
     series_id = None
-    times = [(data.starts_at, data.ends_at)]
-    if data.rrule:
-        times = expand(data.rrule, data.starts_at, data.ends_at)
-        series = MaintenanceSeries(rrule=data.rrule, created_by=actor.id)
+    if rule:
+        series = MaintenanceSeries(rrule=rule, created_by=actor.id)
         session.add(series)
         session.flush()
         series_id = series.id
@@ -213,6 +239,7 @@ def update_window(
         raise Invalid("This window is cancelled; schedule a new one instead.")
     now = now or utcnow()
     before = snapshot(window)
+    libraries_before = window.institutions
     values = data.model_dump(exclude_unset=True)
     if "services" in values:
         wanted = check_services(session, sorted(set(values.pop("services"))))
@@ -243,6 +270,7 @@ def update_window(
     )
     if any(key in new for key in MATERIAL):
         notify(session, window, WindowNotice.changed, changed=sorted(new))
+        notify_dropped(session, window, libraries_before, changed=sorted(new))
     warnings = _warnings(session, [window], now) if {"starts_at", "ends_at"} & set(new) else []
     session.commit()
     return warnings
@@ -256,6 +284,11 @@ def cancel_window(
     if window.cancelled_at is not None:
         return window
     now = now or utcnow()
+    if not may_cancel(window, now):
+        raise Conflict(
+            "This window has already ended, so it cannot be cancelled; it stays in the "
+            "list as it happened."
+        )
     with audit.change(session, window, actor=actor, action="cancel", touch=None):
         window.cancelled_at = now
     window.sequence += 1
@@ -263,6 +296,32 @@ def cancel_window(
     notify(session, window, WindowNotice.cancelled)
     session.commit()
     return window
+
+
+def may_cancel(window: Maintenance, now: datetime | None = None) -> bool:
+    """A window not yet over and not cancelled: the page offers its cancel button only then."""
+    return window.cancelled_at is None and window.ends_at > (now or utcnow())
+
+
+def preview_warnings(
+    *,
+    session: Session,
+    starts_at: datetime,
+    ends_at: datetime,
+    services: list[str],
+    window_id: int | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """What saving these times would warn about, before anything is saved (the form's check)."""
+    draft = Maintenance(
+        id=window_id or 0,
+        title="",
+        starts_at=starts_at,
+        ends_at=ends_at,
+        service_links=[MaintenanceService(service=s) for s in services],
+    )
+    found = _warnings(session, [draft], now or utcnow())
+    return found
 
 
 def expand(rule: str, starts_at: datetime, ends_at: datetime) -> list[tuple[datetime, datetime]]:
@@ -329,8 +388,69 @@ def _check_times(starts_at: datetime, ends_at: datetime) -> None:
     if ends_at <= starts_at:
         raise Invalid(
             "A maintenance window must end after it starts.",
-            [FieldError("ends_at", "must be after starts_at")],
+            [FieldError("ends_at", "Enter the end time; it must be after the start")],
         )
+
+
+def _all_or_nothing(*checks):
+    """The results of `checks`; when any refuses, one 422 with every refusal's fields."""
+    results, errors, details = [], [], []
+    for check in checks:
+        try:
+            results.append(check())
+        except Invalid as exc:
+            results.append(None)
+            errors += exc.errors
+            details.append(exc.detail)
+    if errors:
+        raise Invalid(" ".join(details), errors)
+    return results
+
+
+def _rule_from_choices(data: MaintenanceCreate) -> str | None:
+    if data.repeat is None:
+        return None
+    local = data.starts_at.astimezone(get_settings().tz)
+    return recurrence.rule_from_choices(
+        data.repeat.value,
+        local,
+        weekdays=data.repeat_weekdays,
+        monthday=data.repeat_monthday,
+        count=data.repeat_count,
+        until=data.repeat_until,
+    )
+
+
+def _times(data: MaintenanceCreate, rule: str | None) -> list[tuple[datetime, datetime]]:
+    """The windows to write; a rule from the repeat choices is refused in their own words."""
+    if not rule:
+        return [(data.starts_at, data.ends_at)]
+    if data.rrule:
+        return expand(rule, data.starts_at, data.ends_at)
+    limit = get_settings().maintenance_max_occurrences
+    field = "repeat_count" if data.repeat_count is not None else "repeat_until"
+    if data.repeat_count is not None and data.repeat_count > limit:
+        _refuse_choice(field, f"At most {limit} windows in one series; enter {limit} or fewer")
+    if (
+        data.repeat_until is not None
+        and data.repeat_until < data.starts_at.astimezone(get_settings().tz).date()
+    ):
+        _refuse_choice(field, "The last date must be on or after the first window")
+    try:
+        return expand(rule, data.starts_at, data.ends_at)
+    except DomainError as exc:
+        reason = exc.errors[0].message if exc.errors else ""
+        if "more than" in reason and "years" not in reason:
+            words = f"That makes more than {limit} windows; choose an earlier last date"
+        elif "years" in reason:
+            words = f"A series may run for at most {recurrence.HORIZON_WORDS}; choose fewer"
+        else:
+            words = "No window falls on those days; check the days and the last date"
+        _refuse_choice(field, words)
+
+
+def _refuse_choice(field: str, words: str):
+    raise Invalid(f"The repeat choices do not work: {words}.", [FieldError(field, words)])
 
 
 def _check_institutions(session: Session, codes: list[str]) -> list[str]:
@@ -340,24 +460,34 @@ def _check_institutions(session: Session, codes: list[str]) -> list[str]:
     if unknown:
         raise Invalid(
             f"Unknown institution: {', '.join(unknown)}.",
-            [FieldError("institutions", f"unknown: {', '.join(unknown)}")],
+            [
+                FieldError(
+                    "institutions",
+                    f"No member library has the code {', '.join(unknown)}; choose from the list",
+                )
+            ],
         )
     return wanted
 
 
 def _warnings(session: Session, windows: list[Maintenance], now: datetime) -> list[str]:
     """Not refusals: staff may have good reasons, but they should know."""
-    lead = get_settings().maintenance_lead_days
+    settings = get_settings()
+    lead = settings.maintenance_lead_days
+    zone = settings.tz
     warnings = []
     soon = [w for w in windows if w.starts_at - now < timedelta(days=lead)]
     if soon:
-        first = soon[0].starts_at.astimezone(get_settings().tz)
+        first = soon[0].starts_at.astimezone(zone)
+        many = f"{len(soon)} of these windows start" if len(windows) > 1 else "This window starts"
         warnings.append(
-            f"{len(soon)} window(s) start with less than {lead} days' notice "
-            f"(the first on {first:%Y-%m-%d %H:%M %Z}); policy asks for {lead} days."
+            f"Short notice: {many} in less than {lead} days (the first on "
+            f"{first:%a %b %-d, %Y %H:%M %Z}); libraries are asked to get {lead} days' notice."
         )
-    ids = [w.id for w in windows]
+    ids = [w.id for w in windows if w.id]
     slugs = sorted({s for w in windows for s in w.services})
+    if not slugs:
+        return warnings
     others = session.exec(
         select(Maintenance).where(
             Maintenance.cancelled_at.is_(None),
@@ -372,13 +502,15 @@ def _warnings(session: Session, windows: list[Maintenance], now: datetime) -> li
             .exists(),
         )
     ).all()
-    zone = get_settings().tz
+    names = service_names(session) if others else {}
     for window in windows:
         for other in others:
             shared = sorted(set(window.services) & set(other.services))
             if shared and other.starts_at < window.ends_at and other.ends_at > window.starts_at:
+                when = feeds.local_range(other.starts_at, other.ends_at)
                 warnings.append(
-                    f"{window.starts_at.astimezone(zone):%Y-%m-%d %H:%M %Z} overlaps "
-                    f"“{other.title}” (#{other.id}) on {', '.join(shared)}."
+                    f"Overlap: {window.starts_at.astimezone(zone):%a %b %-d, %Y %H:%M %Z} "
+                    f"overlaps “{other.title}” (#{other.id}, {when}) "
+                    f"on {names_of(shared, names)}."
                 )
     return warnings

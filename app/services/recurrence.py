@@ -16,7 +16,7 @@ UNTIL or our own limit on the results say. Two things bound the walk here:
 `occurrences` is the one entry point: maintenance series use it, and so can any later slice.
 """
 
-from datetime import MAXYEAR, datetime, timedelta
+from datetime import MAXYEAR, date, datetime, timedelta
 from itertools import islice
 from typing import NoReturn
 from zoneinfo import ZoneInfo
@@ -140,3 +140,34 @@ def _moved(moment: datetime, years: int) -> datetime:
 
 def _refuse(field: str, reason: str) -> NoReturn:
     raise Invalid(f"The recurrence rule {reason}.", [FieldError(field, reason)])
+
+
+# --- the repeat choices of a form --------------------------------------------------------------
+
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def rule_from_choices(
+    frequency: str,
+    start: datetime,
+    *,
+    weekdays: list[str] | None = None,
+    monthday: int | None = None,
+    count: int | None = None,
+    until: date | None = None,
+) -> str:
+    """The RRULE a person means by "weekly on Tuesday and Thursday, 10 times" (the form's repeat
+    choices), so nobody has to write RFC 5545. `start` is the first window's local time: a
+    weekly rule without days repeats on its weekday, a monthly one on its day of the month.
+    `until` is a date: its windows are included. The rule still goes through `occurrences`."""
+    parts = [f"FREQ={frequency.upper()}"]
+    if frequency == "weekly":
+        days = sorted(set(weekdays or []) or {WEEKDAYS[start.weekday()]}, key=WEEKDAYS.index)
+        parts.append(f"BYDAY={','.join(days)}")
+    if frequency == "monthly":
+        parts.append(f"BYMONTHDAY={monthday or start.day}")
+    if count is not None:
+        parts.append(f"COUNT={count}")
+    if until is not None:
+        parts.append(f"UNTIL={until:%Y%m%d}T235959")
+    return ";".join(parts)

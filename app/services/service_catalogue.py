@@ -36,6 +36,21 @@ def check_services(session: Session, slugs: list[str]) -> list[str]:
     if unknown:
         raise Invalid(
             f"Unknown service: {', '.join(unknown)}.",
-            [FieldError("services", f"unknown: {', '.join(unknown)} (see /services)")],
+            [
+                FieldError(
+                    "services",
+                    f"There is no service called {', '.join(unknown)}; choose from the list",
+                )
+            ],
         )
     return slugs
+
+
+def service_names(session: Session) -> dict[str, str]:
+    """Slug → the name people read ("primo_ve" → "Primo VE"), in one statement."""
+    return dict(session.exec(select(Service.slug, Service.name)).all())
+
+
+def names_of(slugs: list[str], names: dict[str, str]) -> str:
+    """ "Alma, Primo VE" for ["alma", "primo_ve"]: what pages, e-mails and feeds show."""
+    return ", ".join(names.get(s, s) for s in slugs)
