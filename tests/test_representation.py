@@ -70,12 +70,7 @@ def test_every_shared_route_has_an_entry():
 
 # App defects the matrix found, by (route, representation). Such a case is reported as an
 # expected failure while it fails, and fails once it passes, until its entry is removed.
-KNOWN_BROKEN = {
-    ("tickets.comment", PAGE): (
-        "a reply posted by a browser (no JS, boosted form) gets an empty 'Comments' page: the "
-        "page renders the comment list around a single written comment"
-    ),
-}
+KNOWN_BROKEN: dict[tuple[str, str], str] = {}
 
 
 def check_representation(world: World, route: Route, case: HeaderCase, response) -> None:

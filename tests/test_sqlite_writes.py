@@ -203,10 +203,13 @@ def _while_the_worker_sends(
         responses = list(pool.map(lambda n: one(client, n), range(PARALLEL)))
     gate.open.set()
     for _ in range(1200):  # the rest of the drain, however slow the machine
-        if gate.count() >= len(expected):
-            break
+        with gate.lock:
+            if expected <= set(gate.seen):
+                break
         time.sleep(0.1)
-    assert set(gate.seen) == expected, "every queued message arrives"
+    # Filing a ticket queues its own confirmation e-mail beside the queued messages.
+    with gate.lock:
+        assert expected <= set(gate.seen), "every queued message arrives"
     assert max(gate.seen.values()) == 1, "and arrives once"
     return responses
 

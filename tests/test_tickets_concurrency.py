@@ -82,7 +82,7 @@ def test_a_failed_filing_gives_its_number_back(engine, filer):
     [first] = _file(filer.id, 1)
     with Session(engine) as session:
         user = session.get(User, filer.id)
-        data = TicketCreate(subject="x", description="x", category="other", watchers=[999999])
+        data = TicketCreate(subject="Broken", description="x", category="other", watchers=[999999])
         with pytest.raises(Invalid):
             tickets.create_ticket(session=session, actor=user, data=data)
     [second] = _file(filer.id, 1)

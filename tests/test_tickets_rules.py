@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.core.errors import Invalid, PermissionDenied
-from app.models.ticket import Ticket, TicketStatus
+from app.models.ticket import PROMPTS, REPORT_TEMPLATE, Ticket, TicketStatus, unanswered
 from app.models.user import Role, User
 from app.services.tickets import sla, workflow
 
@@ -215,3 +215,38 @@ def test_when_the_sla_is_breached(
 )
 def test_only_system_down_is_counted_around_the_clock(priority, around_the_clock):
     assert sla.sla(filed(priority), now=MONDAY).around_the_clock is around_the_clock
+
+
+# --- the filing form's questions, and closing a report nobody worked on -----------------------
+
+ANSWERED = "What happened?\nSearch fails.\n\nWhat did you expect instead?\nResults.\n"
+
+
+@pytest.mark.parametrize(
+    ("description", "missing"),
+    [
+        ("Search fails for every e-book.", []),
+        (REPORT_TEMPLATE, list(PROMPTS)),
+        (ANSWERED, []),
+        (ANSWERED + "\nWho is affected (one patron, one desk, the whole library)?\n", [PROMPTS[2]]),
+        ("What happened?\n\nWhat did you expect instead?\nResults.", ["What happened?"]),
+        ("Why does it fail? Nobody knows.", []),  # a question of one's own is not the template
+    ],
+    ids=["own-words", "template", "answered", "last-unanswered", "first-unanswered", "own-q"],
+)
+def test_which_template_questions_are_unanswered(description, missing):
+    assert unanswered(description) == missing
+
+
+@pytest.mark.parametrize(
+    ("current", "reason", "refused"),
+    [("new", None, True), ("new", "Solved it ourselves", False), ("open", None, False)],
+)
+def test_closing_a_new_report_needs_a_reason(current, reason, refused):
+    ticket = Ticket(status=current)
+    if refused:
+        with pytest.raises(Invalid) as raised:
+            workflow._check_reason(ticket, TicketStatus.closed, reason)
+        assert [e.field for e in raised.value.errors] == ["reason"]
+    else:
+        workflow._check_reason(ticket, TicketStatus.closed, reason)

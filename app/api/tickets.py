@@ -18,17 +18,20 @@ from app.models.ticket import (
     AttachmentPublic,
     CommentCreate,
     CommentPublic,
+    CommentWritten,
     EventPublic,
     MergeRequest,
     RedactRequest,
     Ticket,
     TicketCategory,
+    TicketComment,
     TicketCreate,
     TicketPage,
     TicketPriority,
     TicketPublic,
     TicketStatus,
     TicketUpdate,
+    TicketWritten,
 )
 from app.models.user import User
 from app.services import tickets as service
@@ -43,6 +46,8 @@ router = APIRouter(route_class=SharedRoute, prefix="/tickets", tags=["tickets"])
 READ = problem_responses(401, 404, 422)
 WRITE = problem_responses(400, 401, 403, 404, 409, 412, 413, 422)
 DETAIL = "tickets/detail.html"
+FILED = "tickets/filed.html"
+REPLY = "tickets/reply.html"
 
 
 @dataclass
@@ -56,6 +61,8 @@ class ListQuery:
 
 
 async def list_query(
+    request: Request,
+    user: CurrentUser,
     paging: Paging,
     cursor: Annotated[
         str | None, Query(max_length=500, description="From `next`: keyset paging, any depth.")
@@ -78,7 +85,7 @@ async def list_query(
         priority=priority,
         category=category,
         assignee=assignee,
-        view=view,
+        view=views.page_default_view(request, user) or view,  # JSON keeps `all`
         sort=sort,
     )
     return ListQuery(filters, cursor, paging.limit, paging.offset)
@@ -88,6 +95,24 @@ def answer(response: Response, session: Session, ticket: Ticket, user: User) -> 
     """The ticket as `user` sees it, with the `ETag` a PATCH gives back as `If-Match`."""
     response.headers["ETag"] = service.etag(ticket, user)
     return service.public(session, ticket, user)
+
+
+def written(
+    response: Response, session: Session, ticket: Ticket, user: User, texts: list[str | None]
+) -> TicketWritten:
+    """The ticket after a write, saying what in the written text looked like patron data."""
+    found = answer(response, session, ticket, user)
+    matches = service.patron_matches(session=session, texts=texts)
+    return TicketWritten.model_construct(**found.__dict__, patron_data_matches=matches)
+
+
+def written_comment(session: Session, comment: TicketComment) -> CommentWritten:
+    """The reply as written, on the ticket it joined (a merged ticket's replies join the
+    surviving one), with what in it looked like patron data."""
+    ticket = session.get(Ticket, comment.ticket_id)
+    found = service.comment_public(comment, ticket)
+    matches = service.patron_matches(session=session, texts=[comment.body])
+    return CommentWritten.model_construct(**found.__dict__, patron_data_matches=matches)
 
 
 # --- routes -----------------------------------------------------------------------------------
@@ -122,12 +147,14 @@ def list_tickets(
     )
 
 
-@router.post("", status_code=http.HTTP_201_CREATED, response_model=TicketPublic, responses=WRITE)
-@shared(DETAIL, block="detail", context=views.ticket_detail, event="ticket-filed")
+@router.post("", status_code=http.HTTP_201_CREATED, response_model=TicketWritten, responses=WRITE)
+@shared(FILED, block="filed", context=views.ticket_filed, event="ticket-filed")
 def create_ticket(data: TicketCreate, session: SessionDep, user: CurrentUser, response: Response):
+    """Answers with the ticket and `patron_data_matches`: what in it looked like patron data.
+    Browsers get the "report filed" confirmation."""
     ticket = service.create_ticket(session=session, actor=user, data=data)
     response.headers["Location"] = f"/tickets/{ticket.number}"
-    return answer(response, session, ticket, user)
+    return written(response, session, ticket, user, [data.subject, data.description])
 
 
 @router.get("/{number}", response_model=TicketPublic, responses=READ)
@@ -144,7 +171,7 @@ def get_ticket_route(
     return found
 
 
-@router.patch("/{number}", response_model=TicketPublic, responses=WRITE)
+@router.patch("/{number}", response_model=TicketWritten, responses=WRITE)
 @shared(DETAIL, block="detail", context=views.ticket_detail, event="ticket-saved")
 def update_ticket(
     data: TicketUpdate,
@@ -154,12 +181,14 @@ def update_ticket(
     response: Response,
     if_match: Annotated[str | None, Header(description="The `ETag` from GET.")] = None,
 ):
-    """A stale `If-Match` gets 412 and changes nothing."""
+    """A stale `If-Match` gets 412 and changes nothing. Closing a `new` ticket needs a
+    `reason`."""
     ticket = service.update_ticket(
         session=session, actor=user, ticket=ticket, data=data, if_match=if_match
     )
     response.headers["Location"] = f"/tickets/{ticket.number}"
-    return answer(response, session, ticket, user)
+    texts = [data.subject, data.description, data.reason]
+    return written(response, session, ticket, user, texts)
 
 
 @router.get("/{number}/comments", response_model=Page[CommentPublic], responses=READ)
@@ -180,11 +209,11 @@ def list_comments(
 @router.post(
     "/{number}/comments",
     status_code=http.HTTP_201_CREATED,
-    response_model=CommentPublic,
+    response_model=CommentWritten,
     responses=WRITE,
 )
 @shared(
-    "tickets/comments.html",
+    REPLY,
     block="comment",
     context=views.comment_written,
     event="ticket-commented",
@@ -197,10 +226,12 @@ def add_comment(
     user: CurrentUser,
     response: Response,
 ):
-    """A reply (or, for staff, an internal note with `internal: true`)."""
+    """A reply (or, for staff, an internal note with `internal: true`). A reply to a merged
+    ticket joins the ticket it was merged into (`ticket` and `via` say so)."""
     comment = service.add_comment(session=session, actor=user, ticket=ticket, data=data)
-    response.headers["Location"] = f"/tickets/{ticket.number}/comments"
-    return service.comment_public(comment, ticket)
+    reply = written_comment(session, comment)
+    response.headers["Location"] = f"/tickets/{reply.ticket}/comments"
+    return reply
 
 
 @router.get("/{number}/events", response_model=Page[EventPublic], responses=READ)

@@ -2,10 +2,11 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy import JSON, Index, Text
 from sqlmodel import Field, SQLModel
 
@@ -14,7 +15,114 @@ from app.core.pagination import Page
 from app.models.common import MAX_ID, FormInput
 
 MAX_TEXT = 20_000  # characters: a long report with a pasted log, never a 5 MB dump
+MIN_SUBJECT = 5  # "x" or "help" tells the desk nothing
 UserId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+# The questions a good report answers; the filing form starts with them in the description box.
+REPORT_TEMPLATE = """What happened?
+
+What did you expect instead?
+
+Who is affected (one patron, one desk, the whole library)?
+
+Steps to reproduce, and what you already tried:
+"""
+PROMPTS = tuple(line for line in REPORT_TEMPLATE.splitlines() if line.strip())
+
+# What a person reads beside a field the form got wrong: one plain sentence per field, never a
+# validator's wording. Errors with their own plain words (unsafe characters, the template check)
+# keep them.
+FIELD_MESSAGES = {
+    "subject": f"Enter a subject of at least {MIN_SUBJECT} characters (at most 200)",
+    "description": f"Describe the problem (at most {MAX_TEXT:,} characters; attach long logs "
+    "as a file)",
+    "category": "Choose a category from the list",
+    "priority": "Choose a priority from the list",
+    "product": "Choose a product from the list",
+    "environment": "Choose production or sandbox",
+    "status": "Choose a status from the list",
+    "institution": "Enter the library's institution code (up to 8 letters and digits)",
+    "assignee": "Choose a consortium staff member from the list",
+    "vendor_case": "Enter the Ex Libris case number (at most 40 characters)",
+    "watchers": "Choose watchers from the list (at most 50)",
+    "contains_patron_data": "Tick the box or leave it empty",
+    "incident": "Choose one of the current incidents",
+    "reason": "Say in a sentence why (at most 2,000 characters)",
+    "body": f"Write your reply first (at most {MAX_TEXT:,} characters)",
+    "internal": "Tick the box or leave it empty",
+    "legal_hold": "Tick the box or leave it empty",  # retention (helper g)
+}
+KEEP_OWN_WORDS = {"unsafe_character", "plain"}
+
+
+def unanswered(description: str | None) -> list[str]:
+    """The template's questions the description still holds with nothing written under them."""
+    if not description:
+        return []
+    lines = [line.strip() for line in description.splitlines() if line.strip()]
+    missing = []
+    for i, line in enumerate(lines):
+        if line in PROMPTS and (i + 1 == len(lines) or lines[i + 1] in PROMPTS):
+            missing.append(line)
+    return missing
+
+
+def plain_errors(model: str, errors: list, data: object) -> ValidationError:
+    """The errors again, each in the plain words of `FIELD_MESSAGES`, one per field."""
+    seen: set[tuple] = set()
+    details: list[InitErrorDetails] = []
+    for e in errors:
+        loc = tuple(e["loc"][:1]) or ("body",)
+        if loc in seen:
+            continue
+        seen.add(loc)
+        field = str(loc[0])
+        if e["type"] in KEEP_OWN_WORDS:
+            message = e["msg"]
+        elif e["type"] == "extra_forbidden":
+            message = "This form has no such field; leave it out"
+        else:
+            message = FIELD_MESSAGES.get(field, "Check this value")
+        details.append(
+            InitErrorDetails(
+                type=PydanticCustomError("plain", message), loc=loc, input=e.get("input")
+            )
+        )
+    return ValidationError.from_exception_data(model, details)
+
+
+def _answered_template(data: object) -> list[dict]:
+    """An error when the description still holds the template's questions unanswered."""
+    if not isinstance(data, dict) or not isinstance(data.get("description"), str):
+        return []
+    missing = unanswered(data["description"])
+    if not missing:
+        return []
+    if len(missing) == len(PROMPTS):
+        message = (
+            "Answer the questions in the description (what happened, what you expected, who is "
+            "affected, what you tried) before filing"
+        )
+    else:
+        quoted = ", ".join(f"“{q}”" for q in missing)
+        message = f"Answer {quoted} in the description, or delete the question"
+    return [{"type": "plain", "loc": ("description",), "msg": message, "input": None}]
+
+
+class PlainErrors:
+    """Every error of a request body at once, in plain words beside its field."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _plain(cls, data: Any, handler: Any) -> Any:
+        extra = _answered_template(data) if getattr(cls, "check_template", False) else []
+        try:
+            value = handler(data)
+        except ValidationError as exc:
+            raise plain_errors(cls.__name__, [*extra, *exc.errors()], data) from None
+        if extra:
+            raise plain_errors(cls.__name__, extra, data)
+        return value
 
 
 class TicketPriority(StrEnum):
@@ -103,7 +211,7 @@ class TicketBase(SQLModel):
     """What a library reports; the table and `TicketCreate` share it. `TicketPublic` lists its
     fields itself, in the published order of the contract."""
 
-    subject: str = Field(min_length=1, max_length=200)
+    subject: str = Field(min_length=MIN_SUBJECT, max_length=200)
     description: str = Field(min_length=1, max_length=MAX_TEXT, sa_type=Text)
     category: TicketCategory = Field(sa_type=EnumString(TicketCategory, 32))
     priority: TicketPriority = Field(
@@ -134,6 +242,7 @@ class Ticket(TicketBase, table=True):
         Index("ix_ticket_category_priority_created", "category", "priority", "created_at", "id"),
         Index("ix_ticket_status_resolution_due", "status", "resolution_due_at"),
         Index("ix_ticket_status_response_due", "status", "response_due_at"),
+        Index("ix_ticket_status_resolved", "status", "resolved_at"),  # the auto-close job
         # What library users sort by (their updated_at), always within their institution.
         Index("ix_ticket_institution_public_updated", "institution", "public_updated_at", "id"),
         # The staff queue in SLA order: only tickets whose clock runs have a due time.
@@ -166,6 +275,10 @@ class Ticket(TicketBase, table=True):
     resolution_left: int | None = None
     # The next deadline while the clock runs (the queue's SLA order); None when paused or done.
     sla_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Retention (issue 15, helper g): a legal hold keeps the ticket from the purge; `purged_at`
+    # is when its text, replies and files were purged (number, dates and category stay).
+    legal_hold: bool = False
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class TicketComment(SQLModel, table=True):
@@ -177,6 +290,8 @@ class TicketComment(SQLModel, table=True):
     author: int = Field(foreign_key="user_account.id")
     body: str = Field(sa_type=Text)
     internal: bool = False
+    # A reply sent to a ticket that had been merged into this one: that ticket's number.
+    via: str | None = Field(default=None, max_length=12)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -225,15 +340,35 @@ class TicketAttachment(SQLModel, table=True):
 # --- request bodies ---------------------------------------------------------------------------
 
 
-class TicketCreate(FormInput, TicketBase):
+class TicketCreate(PlainErrors, FormInput, TicketBase):
+    check_template: ClassVar[bool] = True
+
     institution: str | None = Field(
         default=None, max_length=8, description="Consortium staff filing for a library."
     )
     watchers: list[UserId] = Field(default_factory=list, max_length=50)
+    incident: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description='"We are affected too": links the new ticket to this open incident.',
+    )
 
 
-class TicketUpdate(FormInput):
-    subject: str | None = Field(default=None, min_length=1, max_length=200)
+def _id_list(value: object) -> object:
+    """A plain form sends one checked box as a single value, and its always-present hidden
+    `none` marker (so that unticking every box still says "nobody") beside the ids."""
+    if isinstance(value, str | int):
+        value = [value]
+    if isinstance(value, list):
+        value = [v for v in value if v not in ("none", "")]
+    return value
+
+
+class TicketUpdate(PlainErrors, FormInput):
+    check_template: ClassVar[bool] = True
+
+    subject: str | None = Field(default=None, min_length=MIN_SUBJECT, max_length=200)
     description: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
     category: TicketCategory | None = None
     priority: TicketPriority | None = None
@@ -244,6 +379,16 @@ class TicketUpdate(FormInput):
     vendor_case: str | None = Field(default=None, max_length=40)
     contains_patron_data: bool | None = None
     watchers: list[UserId] | None = Field(default=None, max_length=50)
+    reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Why a ticket is closed before anyone worked on it (required then); kept "
+        "as a reply.",
+    )
+    legal_hold: bool | None = Field(  # retention (issue 15, helper g)
+        default=None,
+        description="Consortium staff: a legal hold keeps the ticket from the retention purge.",
+    )
 
     @field_validator("subject", "description", "category", "priority", "status", "product")
     @classmethod
@@ -252,8 +397,13 @@ class TicketUpdate(FormInput):
             raise ValueError("may not be empty")
         return value
 
+    @field_validator("watchers", mode="before")
+    @classmethod
+    def _form_list(cls, value: object) -> object:
+        return _id_list(value)
 
-class CommentCreate(FormInput):
+
+class CommentCreate(PlainErrors, FormInput):
     body: str = Field(min_length=1, max_length=MAX_TEXT)
     internal: bool = Field(default=False, description="An internal note: consortium staff only.")
 
@@ -314,6 +464,13 @@ class TicketPublic(SQLModel):
     first_response_at: datetime | None
     resolved_at: datetime | None
     sla: Sla
+    # Retention (issue 15, helper g).
+    legal_hold: bool = pydantic.Field(
+        default=False, description="Staff only (false for others): kept from the retention purge."
+    )
+    purged_at: datetime | None = pydantic.Field(
+        default=None, description="When the retention policy purged its text, replies and files."
+    )
 
 
 COUNT_CAP = 10_000  # a list counts its matches exactly up to here, never an unbounded set
@@ -336,6 +493,29 @@ class CommentPublic(SQLModel):
     body: str
     internal: bool
     created_at: datetime
+    via: str | None = pydantic.Field(
+        default=None, description="Sent to this (merged) ticket and added here."
+    )
+
+
+class PatronMatch(BaseModel):
+    """What in a write looked like patron data, in plain words."""
+
+    kind: str = pydantic.Field(description="`email` or `barcode`.")
+    description: str = pydantic.Field(examples=["looks like a library barcode or patron ID"])
+    text: str = pydantic.Field(description="The matching text, as written.")
+
+
+class TicketWritten(TicketPublic):
+    """The ticket after a write, with what in the written text looked like patron data."""
+
+    patron_data_matches: list[PatronMatch] = []
+
+
+class CommentWritten(CommentPublic):
+    """A reply or note after it was written, with what in it looked like patron data."""
+
+    patron_data_matches: list[PatronMatch] = []
 
 
 class EventPublic(SQLModel):

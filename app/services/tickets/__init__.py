@@ -13,7 +13,7 @@ attachments need records, privacy records, attachments and search. The names rou
 other slices use are re-exported here.
 """
 
-from app.services.tickets.privacy import find_patron_data, redact
+from app.services.tickets.privacy import find_patron_data, patron_matches, redact
 from app.services.tickets.queries import (
     TicketFilters,
     TicketSort,
@@ -38,10 +38,12 @@ from app.services.tickets.queries import (
 from app.services.tickets.records import etag
 from app.services.tickets.workflow import (
     add_comment,
+    close_resolved,
     create_ticket,
     merge_ticket,
     next_statuses,
     update_ticket,
+    watch_candidates,
 )
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "assignable",
     "by_number",
     "can_see",
+    "close_resolved",
     "comment_public",
     "create_ticket",
     "encode_cursor",
@@ -64,6 +67,7 @@ __all__ = [
     "list_tickets",
     "merge_ticket",
     "next_statuses",
+    "patron_matches",
     "people",
     "public",
     "read_ticket",
@@ -72,4 +76,5 @@ __all__ = [
     "to_public",
     "update_ticket",
     "visible",
+    "watch_candidates",
 ]

@@ -6,7 +6,6 @@ that cannot pose as a path, reverse itself or open as a page or script.
 """
 
 import hashlib
-import unicodedata
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,57 +26,7 @@ from app.models.ticket import (
 from app.models.user import User
 from app.services.access import require_staff
 from app.services.tickets.records import add_event, audited, columns, lock, touch
-
-SIGNATURES: list[tuple[bytes, str]] = [
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-]
-
-
-def sniff(content: bytes) -> str | None:
-    """The media type the bytes are, or None for a type we do not accept."""
-    for magic, media_type in SIGNATURES:
-        if content.startswith(magic):
-            return media_type
-    head = content[:8192]
-    if b"\x00" in head:
-        return None
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # a multi-byte character cut at the edge is still text
-            return None
-    return "text/plain"
-
-
-# Names a browser or the desktop would open as a page, a script or a program.
-ACTIVE = {
-    *("html", "htm", "xhtml", "shtml", "mht", "mhtml", "svg", "svgz", "xml", "xsl", "xslt"),
-    *("hta", "js", "mjs", "jse", "vbs", "vbe", "wsf", "wsh", "ps1", "bat", "cmd", "com"),
-    *("exe", "scr", "pif", "msi", "jar", "lnk", "reg", "url", "swf", "php", "asp", "aspx"),
-}
-
-
-def safe_filename(name: str) -> str:
-    """A readable name that is only a name: the last part of any path (either slash), no
-    control, format or bidirectional characters (U+202E turns `gnp.html` into `lmth.png`), no
-    leading dots, and `.txt` after an extension that would run or render."""
-    name = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
-    name = "".join(c for c in name if unicodedata.category(c)[0] not in "CZ" or c == " ")
-    name = " ".join(name.split()).lstrip(". ")
-    if not name.strip("."):
-        return "attachment"
-    stem, dot, extension = name.rpartition(".")
-    if not (dot and stem and len(extension) <= 16):
-        stem, extension = name, ""
-    if len(name) > 190:  # room for the `.txt` below within the column's 200
-        name = stem[: 189 - len(extension)].rstrip() + (f".{extension}" if extension else "")
-    if extension.lower() in ACTIVE:
-        name = f"{name}.txt"
-    return name
+from app.services.uploads import safe_filename, sniff  # shared with duty tasks
 
 
 def directory() -> Path:

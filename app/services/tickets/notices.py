@@ -12,6 +12,16 @@ from app.notify.outbox import enqueue
 from app.services.tickets.queries import assignable, can_see, people, watchers_of
 
 URGENT = (TicketPriority.high, TicketPriority.system_down)
+# Words for e-mails (the portal's pages use the `label` filter).
+STATUS_WORDS = {
+    "new": "new",
+    "open": "open",
+    "pending_library": "waiting for your library",
+    "pending_vendor": "waiting for Ex Libris",
+    "resolved": "resolved",
+    "closed": "closed",
+}
+PRIORITY_WORDS = {"low": "low", "normal": "normal", "high": "high", "system_down": "system down"}
 
 
 def urgent(session: Session, actor: User, ticket: Ticket) -> None:
@@ -29,16 +39,46 @@ def assigned(session: Session, actor: User, ticket: Ticket, assignee: User) -> N
         mail(session, ticket, [assignee.email], "tickets/assigned", key)
 
 
-def followers(session: Session, actor: User, ticket: Ticket, template: str, key: str) -> None:
-    """The requester and watchers who may still see the ticket, except whoever acted."""
+def filed(session: Session, actor: User, ticket: Ticket) -> None:
+    """The filer's confirmation, with the number to quote."""
+    mail(session, ticket, [actor.email], "tickets/filed", "filed")
+
+
+def assignee(session: Session, actor: User, ticket: Ticket, template: str, key: str) -> None:
+    """The assigned staff member hears of what the library did (e.g. its reply)."""
+    if ticket.assignee is not None and ticket.assignee != actor.id:
+        found = people(session=session, ids={ticket.assignee}).get(ticket.assignee)
+        if found is not None and found.active:
+            mail(session, ticket, [found.email], template, key)
+
+
+def redirected(session: Session, merged: Ticket, target: Ticket, key: str) -> None:
+    """A reply sent to a merged ticket went to the ticket it was merged into: the merged
+    ticket's requester is told where the conversation now is (if they may see it)."""
+    watchers = watchers_of(session, target)
+    found = people(session=session, ids={merged.requester}).get(merged.requester)
+    if found is None or not can_see(found, target, watchers):
+        return
+    mail(session, target, [found.email], "tickets/redirected", key, merged=merged.number)
+
+
+def followers(
+    session: Session, actor: User | None, ticket: Ticket, template: str, key: str
+) -> None:
+    """The requester and watchers who may still see the ticket, except whoever acted (None:
+    the portal itself acted, e.g. closing a resolved ticket)."""
     watchers = watchers_of(session, ticket)
     found = people(session=session, ids={ticket.requester, *watchers})
-    to = [u.email for u in found.values() if u.id != actor.id and can_see(u, ticket, watchers)]
+    acted = actor.id if actor else None
+    to = [u.email for u in found.values() if u.id != acted and can_see(u, ticket, watchers)]
     mail(session, ticket, sorted(to), template, key)
 
 
-def mail(session: Session, ticket: Ticket, to: list[str], template: str, key: str) -> None:
-    """One message per recipient, deduplicated by ticket, occasion and address."""
+def mail(
+    session: Session, ticket: Ticket, to: list[str], template: str, key: str, **extra: str
+) -> None:
+    """One message per recipient, deduplicated by ticket, occasion and address; statuses and
+    priorities in words (`status_label`), beside their codes."""
     for address in to:
         enqueue(
             session,
@@ -51,6 +91,9 @@ def mail(session: Session, ticket: Ticket, to: list[str], template: str, key: st
                 "priority": str(ticket.priority),
                 "institution": ticket.institution,
                 "path": f"/tickets/{ticket.number}",
+                "status_label": STATUS_WORDS.get(str(ticket.status), str(ticket.status)),
+                "priority_label": PRIORITY_WORDS.get(str(ticket.priority), str(ticket.priority)),
+                **extra,
             },
             dedupe_key=f"ticket:{ticket.id}:{key}:{address}",
         )

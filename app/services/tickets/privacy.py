@@ -21,6 +21,7 @@ from app.core.errors import FieldError, Invalid
 from app.models.outbox import OutboxMessage
 from app.models.ticket import (
     MAX_TEXT,
+    PatronMatch,
     Ticket,
     TicketAttachment,
     TicketComment,
@@ -47,6 +48,25 @@ MAX_ADDRESSES = 50  # looked up among the portal's users in one statement
 class Finding:
     kind: str
     text: str
+
+    @property
+    def code(self) -> str:
+        return "email" if self.kind == "e-mail address" else "barcode"
+
+    @property
+    def description(self) -> str:
+        """What the match looks like, in the words the form's warning uses."""
+        if self.code == "email":
+            return "looks like the e-mail address of someone who is not a portal user (a patron?)"
+        return "looks like a library barcode or a patron's ID number"
+
+
+def patron_matches(*, session: Session, texts: list[str | None]) -> list[PatronMatch]:
+    """What the API tells a writer, as the form warns: each match in plain words."""
+    return [
+        PatronMatch(kind=f.code, description=f.description, text=f.text)
+        for f in find_patron_data(session=session, texts=texts)
+    ]
 
 
 def backtracks(pattern: str) -> bool:

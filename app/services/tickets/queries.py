@@ -15,7 +15,19 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, String, cast, func, literal, or_, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    true,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -40,7 +52,16 @@ from app.models.user import Role, User
 from app.services.access import is_library_lead, is_staff
 from app.services.tickets import search
 from app.services.tickets.records import columns, etag
-from app.services.tickets.sla import sla
+from app.services.tickets.sla import Calendar, sla
+
+DUE_SOON_MINUTES = 4 * 60  # `due_soon`: the next four business hours of the support desk
+# The priority queue's order: what stops a library's work first.
+PRIORITY_ORDER = (
+    TicketPriority.system_down,
+    TicketPriority.high,
+    TicketPriority.normal,
+    TicketPriority.low,
+)
 
 
 class TicketSort(StrEnum):
@@ -49,16 +70,20 @@ class TicketSort(StrEnum):
     updated_desc = "-updated_at"
     updated = "updated_at"
     sla_due = "sla_due_at"  # the staff queue: the next deadline first, waiting and done last
+    priority = "priority"  # system down first, then high, normal, low; oldest first within each
 
 
 class TicketView(StrEnum):
-    """The staff queues; `open` is anything not resolved or closed."""
+    """The staff queues; `open` is anything not resolved or closed; `breaching` has missed a
+    target while its clock runs (a ticket waiting for the library or the vendor is paused, not
+    breaching); `due_soon` is due within the next 4 business hours and not breaching yet."""
 
     all = "all"
     open = "open"
     unassigned = "unassigned"
     mine = "mine"
     breaching = "breaching"
+    due_soon = "due_soon"
 
 
 @dataclass
@@ -92,16 +117,18 @@ class Position:
     last_id: int
     total: int
     capped: bool
+    priority: TicketPriority | None = None  # the priority queue's part the last row was in
 
 
 # --- who sees what ----------------------------------------------------------------------------
 # Consortium staff see every ticket; a library's director or liaison all of their library's;
-# library staff the ones they requested or watch, unless marked as containing patron data.
+# library staff the ones they requested, and those they watch unless marked as containing
+# patron data.
 
 
 def sees_patron_data(actor: User) -> bool:
-    """Whether `actor` sees the patron-data tickets of their library (library staff do not,
-    not even their own)."""
+    """Whether `actor` sees the patron-data tickets of their library (library staff see only
+    those they filed themselves)."""
     return is_staff(actor) or is_library_lead(actor)
 
 
@@ -113,10 +140,10 @@ def visible(actor: User) -> ColumnElement[bool]:
     if is_library_lead(actor):
         return mine
     watching = select(TicketWatcher.ticket_id).where(TicketWatcher.user_id == actor.id)
-    return (
-        mine
-        & ~col(Ticket.contains_patron_data)
-        & or_(Ticket.requester == actor.id, col(Ticket.id).in_(watching))
+    # Whoever filed a report keeps seeing it, patron data or not: they wrote it.
+    return mine & or_(
+        Ticket.requester == actor.id,
+        ~col(Ticket.contains_patron_data) & col(Ticket.id).in_(watching),
     )
 
 
@@ -128,7 +155,9 @@ def can_see(user: User, ticket: Ticket, watchers: Collection[int]) -> bool:
         return False
     if is_library_lead(user):
         return True
-    return not ticket.contains_patron_data and (ticket.requester == user.id or user.id in watchers)
+    if ticket.requester == user.id:
+        return True
+    return not ticket.contains_patron_data and user.id in watchers
 
 
 def get_ticket(*, session: Session, actor: User, number: str) -> Ticket:
@@ -201,6 +230,8 @@ def _public(row: Row, staff: bool, now: datetime) -> TicketPublic:
             "first_response_at": row.first_response_at,
             "resolved_at": row.resolved_at,
             "sla": sla(row, now),
+            "legal_hold": row.legal_hold and staff,  # retention (helper g): a staff matter
+            "purged_at": row.purged_at,
         }
     )
 
@@ -256,6 +287,9 @@ def list_tickets(
     if filters.sort is TicketSort.sla_due:
         rows = _by_deadline(session, head, conditions, position, limit, offset)
         key = col(Ticket.sla_due_at)
+    elif filters.sort is TicketSort.priority:
+        rows = _by_priority(session, head, conditions, position, limit, offset)
+        key = col(Ticket.created_at)
     else:
         key = _sort_column(filters.sort, actor)
         descending = filters.sort.value.startswith("-")
@@ -278,7 +312,8 @@ def list_tickets(
         rows = rows[:limit]
         last = rows[-1]
         value = getattr(last, key.key)
-        following = encode_cursor(filters.sort, value, last.id, total, capped)
+        rank = last.priority if filters.sort is TicketSort.priority else None
+        following = encode_cursor(filters.sort, value, last.id, total, capped, rank)
     return TicketWindow(
         items=to_public(rows, actor), total=total, capped=capped, next_cursor=following
     )
@@ -329,12 +364,50 @@ def _by_deadline(session, head, conditions, position: Position | None, limit: in
     return rows + _page(session, head, rest, (col(Ticket.id),), limit + 1 - len(rows), skip)
 
 
+def _by_priority(session, head, conditions, position: Position | None, limit: int, offset: int):
+    """The priority queue in one statement: each priority's first rows, oldest first (an index
+    range of `ix_ticket_priority_created` each), merged and cut to the page. A cursor skips the
+    priorities before its own and continues its own after the last row."""
+    wanted = limit + 1 + offset
+    start = PRIORITY_ORDER.index(position.priority) if position and position.priority else 0
+    parts = []
+    for priority in PRIORITY_ORDER[start:]:
+        where = [*conditions, Ticket.priority == priority]
+        if position is not None and priority is position.priority:
+            bound = tuple_(
+                literal(position.value, Ticket.created_at.type), literal(position.last_id)
+            )
+            where.append(tuple_(Ticket.created_at, Ticket.id) > bound)
+        part = (
+            select(Ticket.id)
+            .where(*where)
+            .order_by(col(Ticket.created_at), col(Ticket.id))
+            .limit(wanted)
+            .subquery()
+        )
+        parts.append(select(part.c.id))
+    ids = union_all(*parts).subquery()
+    rank = case({p.value: n for n, p in enumerate(PRIORITY_ORDER)}, value=Ticket.priority)
+    order = (rank, col(Ticket.created_at), col(Ticket.id))
+    stmt = head.join(ids, ids.c.id == Ticket.id).order_by(*order).limit(limit + 1).offset(offset)
+    return list(session.execute(stmt).all())
+
+
+def due_soon_cutoff(now: datetime) -> datetime:
+    """The end of the next four business hours (the calendar the SLA counts in)."""
+    return Calendar.from_settings().add(now, DUE_SOON_MINUTES)
+
+
 def _conditions(session: Session, actor: User, f: TicketFilters) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = []
     if f.q:
         match = search.matching(
             f.q, dialect=session.get_bind().dialect.name, include_internal=is_staff(actor)
         )
+        number = search.ticket_number(f.q, utcnow())
+        if number is not None:  # a ticket's number finds it, beside the words that match
+            exact = Ticket.number == number
+            match = exact if match is None else or_(exact, match)
         if match is not None:
             found.append(match)
     if f.statuses:
@@ -355,22 +428,39 @@ def _conditions(session: Session, actor: User, f: TicketFilters) -> list[ColumnE
     elif f.view is TicketView.mine:
         found += [Ticket.assignee == actor.id, col(Ticket.status).in_(open_statuses)]
     elif f.view is TicketView.breaching:
+        # A clock paused while the ticket waits for the library or the vendor is not breaching.
+        running = [s for s in open_statuses if not s.paused]
         now = utcnow()
         found += [
-            col(Ticket.status).in_(open_statuses),
+            col(Ticket.status).in_(running),
             or_(
                 col(Ticket.resolution_due_at) < now,
                 col(Ticket.first_response_at).is_(None) & (col(Ticket.response_due_at) < now),
             ),
         ]
+    elif f.view is TicketView.due_soon:
+        # `sla_due_at` is the next deadline of a running clock (None when paused or done), so
+        # one index range: after now (not breaching yet), within the next business hours.
+        now = utcnow()
+        due = col(Ticket.sla_due_at)
+        found += [due > now, due <= due_soon_cutoff(now)]
     return found
 
 
 def encode_cursor(
-    sort: TicketSort, value: datetime | None, last_id: int, total: int, capped: bool = False
+    sort: TicketSort,
+    value: datetime | None,
+    last_id: int,
+    total: int,
+    capped: bool = False,
+    priority: str | None = None,
 ) -> str:
+    """The priority queue's cursor also names the priority its last row had."""
     moment = value.isoformat() if value is not None else None
-    raw = json.dumps([sort.value, moment, last_id, total, capped]).encode()
+    fields = [sort.value, moment, last_id, total, capped]
+    if sort is TicketSort.priority:
+        fields.append(str(priority))
+    raw = json.dumps(fields).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -379,7 +469,11 @@ def decode_cursor(cursor: str, sort: TicketSort) -> Position:
     is a 422, never an error deeper down (a naive time, an id out of range, a wrong type)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, value, last_id, total, capped = json.loads(raw)
+        fields = json.loads(raw)
+        ranked = sort is TicketSort.priority
+        if not isinstance(fields, list) or len(fields) != (6 if ranked else 5):
+            raise ValueError("not a cursor")
+        kind, value, last_id, total, capped = fields[:5]
         if kind != sort.value:
             raise ValueError("the cursor belongs to another sort order")
         return Position(
@@ -387,6 +481,7 @@ def decode_cursor(cursor: str, sort: TicketSort) -> Position:
             last_id=_whole(last_id, 1, MAX_ID),
             total=_whole(total, 0, COUNT_CAP),
             capped=_flag(capped),
+            priority=TicketPriority(fields[5]) if ranked else None,
         )
     except (ValueError, TypeError, OverflowError, binascii.Error) as exc:
         raise Invalid(
@@ -432,6 +527,15 @@ def list_events(*, session: Session, actor: User, ticket: Ticket) -> list[EventP
         stmt = stmt.where(~col(TicketEvent.internal))
     rows = session.exec(stmt.order_by(TicketEvent.at, TicketEvent.id))
     return [EventPublic.model_validate(columns(e) | {"ticket": ticket.number}) for e in rows]
+
+
+def list_etags(*, session: Session, actor: User, numbers: list[str]) -> dict[str, str]:
+    """Each listed ticket's ETag for `actor`, in one statement: the bulk bar sends them back as
+    `If-Match`, so a ticket changed since the list was shown is skipped, not overwritten."""
+    stmt = select(Ticket.number, Ticket.id, Ticket.version, Ticket.public_version).where(
+        col(Ticket.number).in_(numbers), visible(actor)
+    )
+    return {row.number: etag(row, actor) for row in session.execute(stmt)}
 
 
 def people(*, session: Session, ids: set[int | None]) -> dict[int, User]:

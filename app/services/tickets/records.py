@@ -74,14 +74,15 @@ def add_event(
 def audited(
     session: Session,
     ticket: Ticket,
-    actor: User,
+    actor: User | None,
     action: str,
     after: dict[str, Any],
     *,
     before: dict[str, Any] | None = None,
 ) -> None:
     """The ticket's audit entry, filed under its number: what happened (a comment, a merge, an
-    attachment, a redaction, the changed fields), never the text."""
+    attachment, a redaction, the changed fields), never the text. `actor` None: the portal
+    itself (a scheduled job)."""
     kind, key = audit.identity(ticket)
     audit.record(
         session,

@@ -8,15 +8,20 @@ leaves out, on PostgreSQL rows marked internal.
 
 import re
 import sqlite3
+from datetime import datetime
 
+from markupsafe import Markup, escape
 from sqlalchemy import ColumnElement, column, table, text
 from sqlalchemy.sql import Select, select
 from sqlmodel import Session
 
+from app.core.config import get_settings
 from app.models.ticket import Ticket
 
 WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 8
+# `2026-00042`, `#2026-42`, or within the current year `00042`, `42`.
+NUMBER = re.compile(r"^\s*#?\s*(?:(\d{4})-)?(\d{1,5})\s*$")
 
 _fts = table("ticket_fts", column("ticket_id"), column("internal"))
 
@@ -24,6 +29,37 @@ _fts = table("ticket_fts", column("ticket_id"), column("internal"))
 def terms(q: str) -> list[str]:
     """Words only: operators and quotes typed into the box never reach the search syntax."""
     return WORD.findall(q.lower())[:MAX_TERMS]
+
+
+def ticket_number(q: str, now: datetime) -> str | None:
+    """The ticket number a query names, if it is one: a bare number means this year's (in the
+    consortium's time zone, as numbers are given)."""
+    found = NUMBER.match(q)
+    if found is None or int(found[2]) == 0:
+        return None
+    year = found[1] or str(now.astimezone(get_settings().tz).year)
+    return f"{year}-{int(found[2]):05d}"
+
+
+def highlight(text: str, q: str | None) -> Markup:
+    """`text` escaped, with the words that match `q` (a word starting with a term, as the search
+    matches the last one) in `<mark>`. The text is split first and each piece escaped, so a mark
+    never lands inside an entity or a tag."""
+    words = terms(q or "")
+    if not words:
+        return escape(text)
+    pattern = re.compile(
+        r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\w*",
+        re.IGNORECASE,
+    )
+    pieces: list[str] = []
+    last = 0
+    for hit in pattern.finditer(text):
+        pieces.append(escape(text[last : hit.start()]))
+        pieces.append(Markup("<mark>%s</mark>") % hit.group())
+        last = hit.end()
+    pieces.append(escape(text[last:]))
+    return Markup("").join(pieces)
 
 
 def matching(q: str, *, dialect: str, include_internal: bool) -> ColumnElement[bool] | None:

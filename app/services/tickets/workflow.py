@@ -1,11 +1,11 @@
 """Changing tickets: filing and numbering, edits, the status workflow, assignment, watchers,
 comments and merging. Each function is one transaction and commits it."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
 from app.core.db import utcnow
@@ -17,6 +17,7 @@ from app.core.errors import (
     PermissionDenied,
     PreconditionFailed,
 )
+from app.models.incident import Incident, IncidentStatus, IncidentTicket
 from app.models.institution import Institution
 from app.models.ticket import (
     CommentCreate,
@@ -31,7 +32,8 @@ from app.models.ticket import (
     TicketUpdate,
     TicketWatcher,
 )
-from app.models.user import User
+from app.models.user import Role, User
+from app.notify.jobs import register_job
 from app.services import audit
 from app.services.access import is_library_lead, is_staff, require_staff
 from app.services.tickets import notices, sla
@@ -112,6 +114,7 @@ def next_statuses(actor: User, ticket: Ticket) -> list[str]:
 def create_ticket(*, session: Session, actor: User, data: TicketCreate) -> Ticket:
     institution = _filing_institution(session, actor, data.institution)
     watchers = _check_watchers(session, institution, data.watchers)
+    incident = _open_incident(session, data.incident)
     # End the read-only transaction: on SQLite a transaction that read before it writes fails
     # when another writer got in between; here the counter row is the first thing it touches.
     session.commit()
@@ -130,9 +133,49 @@ def create_ticket(*, session: Session, actor: User, data: TicketCreate) -> Ticke
     audit.created(session, ticket, actor=actor, exclude=TEXT_FIELDS)
     session.add_all(TicketWatcher(ticket_id=ticket.id, user_id=u) for u in watchers)
     add_event(session, ticket, actor, TicketEventKind.created, {}, at=now)
+    if incident is not None:
+        _link_incident(session, actor, ticket, incident, now)
     notices.urgent(session, actor, ticket)
+    notices.filed(session, actor, ticket)
     session.commit()
     return ticket
+
+
+def _open_incident(session: Session, incident_id: int | None) -> Incident | None:
+    """The incident a "we are affected too" filing joins: it must still be open."""
+    if incident_id is None:
+        return None
+    incident = session.get(Incident, incident_id)
+    if incident is None or incident.status == IncidentStatus.resolved:
+        raise Invalid(
+            "That incident is over or unknown; describe your problem in a report of its own.",
+            [FieldError("incident", "is not a current incident")],
+        )
+    return incident
+
+
+def _link_incident(
+    session: Session, actor: User, ticket: Ticket, incident: Incident, now: datetime
+) -> None:
+    """The incidents slice's own link (`incident_ticket`), as when a library links a ticket."""
+    session.flush()  # the ticket's id
+    session.add(
+        IncidentTicket(
+            incident_id=incident.id,
+            ticket_id=ticket.id,
+            institution=ticket.institution,
+            linked_by=actor.id,
+            linked_at=now,
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="link",
+        entity_type="incident",
+        entity_id=str(incident.id),
+        after={"ticket": ticket.number},
+    )
 
 
 def _filing_institution(session: Session, actor: User, given: str | None) -> str:
@@ -203,21 +246,33 @@ def update_ticket(
 ) -> Ticket:
     """A stale `if_match` is refused; the audit entry notes changed text, never the text."""
     values = data.model_dump(exclude_unset=True)
+    # Retention (issue 15, helper g): a legal hold is set on its own, on any ticket (a closed
+    # one too), by consortium staff only (app.services.retention).
+    if (hold := values.pop("legal_hold", None)) is not None:
+        from app.services import retention
+
+        retention.set_legal_hold(session=session, actor=actor, ticket=ticket, hold=hold)
+        if not values:
+            return ticket
     staff = is_staff(actor)
     refused = sorted(set(values) & STAFF_ONLY_FIELDS) if not staff else []
     if refused:
         raise PermissionDenied(f"Only consortium staff may change {', '.join(refused)}.")
     if values.get("contains_patron_data") is False and ticket.contains_patron_data and not staff:
         raise PermissionDenied("Only consortium staff may clear the patron-data flag.")
+    reason = values.pop("reason", None)
     lock(session, ticket)
     if if_match is not None and if_match.strip() not in (etag(ticket, actor), "*"):
         raise PreconditionFailed(
             "The ticket changed since you loaded it; reload it and apply your change again."
         )
     _open_for_changes(session, ticket, values.keys() - {"status"})
+    _check_reason(ticket, values.get("status"), reason)
     now = utcnow()
     before = audit.snapshot(ticket)
     events: Events = []
+    if reason:
+        events += _reason_comment(session, actor, ticket, reason, now)
     watchers = values.pop("watchers", None)
     if watchers is not None:
         _set_watchers(session, actor, ticket, watchers, events)
@@ -244,6 +299,25 @@ def update_ticket(
     audited(session, ticket, actor, "update", after, before=without_text(old))
     session.commit()
     return ticket
+
+
+def _check_reason(ticket: Ticket, target: str | None, reason: str | None) -> None:
+    """Closing a report nobody has looked at yet needs a reason, kept for whoever looks later."""
+    if target == TicketStatus.closed and ticket.status == TicketStatus.new and not reason:
+        raise Invalid(
+            "Say why you are closing this report before anyone has worked on it.",
+            [FieldError("reason", "Say in a sentence why you are closing it")],
+        )
+
+
+def _reason_comment(
+    session: Session, actor: User, ticket: Ticket, reason: str, now: datetime
+) -> Events:
+    """The reason given with a status change, kept as a reply in the timeline."""
+    comment = TicketComment(ticket_id=ticket.id, author=actor.id, body=reason, created_at=now)
+    session.add(comment)
+    session.flush()
+    return [(TicketEventKind.comment, {"comment": comment.id, "internal": False})]
 
 
 def _open_for_changes(session: Session, ticket: Ticket, fields) -> None:
@@ -288,6 +362,16 @@ def _assign(
     ticket.assignee = assignee
 
 
+def watch_candidates(*, session: Session, actor: User, ticket: Ticket) -> list[User]:
+    """Whom `actor` may offer as watchers: the active people of the ticket's library, and (for
+    consortium staff) their colleagues; one statement."""
+    mine = User.institution == ticket.institution
+    if is_staff(actor):
+        consortium = [r for r in Role if r.is_consortium]
+        mine = or_(mine, col(User.role).in_(consortium))
+    return list(session.exec(select(User).where(mine, User.active).order_by(User.name)))
+
+
 def _set_watchers(
     session: Session, actor: User, ticket: Ticket, ids: list[int], events: Events
 ) -> None:
@@ -327,22 +411,26 @@ def _record(
 def add_comment(
     *, session: Session, actor: User, ticket: Ticket, data: CommentCreate
 ) -> TicketComment:
-    """A public reply or (staff) an internal note; replies move the workflow along."""
+    """A public reply or (staff) an internal note; replies move the workflow along. A reply to
+    a merged ticket joins the ticket it was merged into, saying where it was sent."""
     staff = is_staff(actor)
     if data.internal and not staff:
         raise PermissionDenied("Only consortium staff may write internal notes.")
     lock(session, ticket)
+    via = None
     if ticket.merged_into is not None:
-        target = session.get(Ticket, ticket.merged_into)
-        raise Conflict(
-            f"This ticket was merged into {target.number}; reply there.",
-            [FieldError("body", f"reply on ticket {target.number}")],
-        )
+        via, ticket = ticket, session.get(Ticket, ticket.merged_into)
+        lock(session, ticket)
     if ticket.status == TicketStatus.closed:
         raise Conflict("A closed ticket takes no more comments; file a new one.")
     now = utcnow()
     comment = TicketComment(
-        ticket_id=ticket.id, author=actor.id, body=data.body, internal=data.internal, created_at=now
+        ticket_id=ticket.id,
+        author=actor.id,
+        body=data.body,
+        internal=data.internal,
+        via=via.number if via else None,
+        created_at=now,
     )
     session.add(comment)
     session.flush()
@@ -350,21 +438,23 @@ def add_comment(
     if not data.internal:
         if staff and ticket.first_response_at is None:
             ticket.first_response_at = now
-        waiting = TicketStatus.new if staff else TicketStatus.pending_library
-        if ticket.status == waiting:  # the reply is what the ticket waited for
+        # The reply is what the ticket waited for, or (a library answering a resolved ticket)
+        # says the problem is not solved after all.
+        waiting = {TicketStatus.new} if staff else {S.pending_library, S.resolved}
+        if ticket.status in waiting:
             _transition(session, actor, ticket, TicketStatus.open, now, events, notify=False)
         notices.followers(session, actor, ticket, "tickets/reply", f"reply:{comment.id}")
-    add_event(
-        session,
-        ticket,
-        actor,
-        TicketEventKind.comment,
-        {"comment": comment.id, "internal": data.internal},
-        at=now,
-        internal=data.internal,
-    )
+        if not staff:
+            notices.assignee(session, actor, ticket, "tickets/reply", f"reply:{comment.id}")
+        if via is not None:
+            notices.redirected(session, via, ticket, f"via:{comment.id}")
+    event = {"comment": comment.id, "internal": data.internal}
+    if via is not None:
+        event["via"] = via.number
+    kind = TicketEventKind.comment
+    add_event(session, ticket, actor, kind, event, at=now, internal=data.internal)
     _record(session, actor, ticket, events, now, public=not data.internal)
-    audited(session, ticket, actor, "comment", {"comment": comment.id, "internal": data.internal})
+    audited(session, ticket, actor, "comment", event)
     session.commit()
     return comment
 
@@ -408,3 +498,39 @@ def merge_ticket(*, session: Session, actor: User, ticket: Ticket, into: str) ->
     audited(session, ticket, actor, "merge", {"merged_into": target.number})
     session.commit()
     return target
+
+
+# --- closing resolved tickets (scheduled) -----------------------------------------------------
+
+
+def close_resolved(*, session: Session, now: datetime | None = None) -> list[str]:
+    """Tickets resolved at least `ticket_auto_close_days` ago close themselves; the portal is
+    the actor (no person) in the timeline and the audit trail. Runs again harmlessly: only
+    tickets still resolved are touched."""
+    now = now or utcnow()
+    days = get_settings().ticket_auto_close_days
+    cutoff = now - timedelta(days=days)
+    due = session.exec(
+        select(Ticket)
+        .where(Ticket.status == TicketStatus.resolved, col(Ticket.resolved_at) <= cutoff)
+        .order_by(col(Ticket.id))
+        .with_for_update(skip_locked=True)  # PostgreSQL: a ticket someone is changing waits
+    ).all()
+    for ticket in due:
+        move(ticket, TicketStatus.closed, now)
+        closed = {"from": S.resolved, "to": S.closed, "automatic": True, "days": days}
+        touch(ticket, now)
+        add_event(session, ticket, None, TicketEventKind.status, closed, at=now)
+        session.add(ticket)
+        key = f"status:{ticket.id}:{ticket.version}"
+        notices.followers(session, None, ticket, "tickets/status", key)
+        after = {"status": "closed", "automatic": True}
+        audited(session, ticket, None, "update", after, before={"status": "resolved"})
+    return [t.number for t in due]
+
+
+def _close_resolved_job(session: Session, period: datetime) -> None:
+    close_resolved(session=session)
+
+
+register_job("tickets-auto-close", every=timedelta(hours=1), fn=_close_resolved_job)
