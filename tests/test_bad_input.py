@@ -382,3 +382,27 @@ def test_a_forged_host_header_never_reaches_an_absolute_url(client, make):
     assert len(events) == 3
     assert all(str(e["url"]).startswith(f"{base}/maintenance/") for e in events)
     assert all(str(e["uid"]).endswith(f"@{host}") for e in events)
+
+
+JARGON = ("Field required", "Input should", "String should", "pattern", "^[", "Value error")
+
+
+def test_every_form_error_is_in_plain_words_and_all_come_at_once(client, staff):
+    """Pydantic's messages never reach a person: a missing field, a wrong type, an address
+    with letters from outside the allowed set, a number out of range."""
+    response = client.post(
+        "/lists", json={"slug": "Liste-é", "name": 7, "roles": ["nobody"]}, headers=staff
+    )
+    assert response.status_code == 422, response.text
+    errors = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert {"slug", "name", "roles.0"} <= set(errors)
+    assert errors["slug"] == "This is not in the expected form."
+    assert errors["name"] == "Enter text here."
+    assert errors["roles.0"] == "Choose one of the offered options."
+    missing = client.post("/institutions", json={}, headers=staff).json()["errors"]
+    assert missing and all(e["message"] == "Fill this in." for e in missing)
+    for message in [*errors.values(), *(e["message"] for e in missing)]:
+        assert not any(word in message for word in JARGON), message
+    summary = client.post("/institutions", json={}, headers=staff).json()["detail"]
+    assert summary.endswith("answers need correcting; each message says how.")
+    assert "code" not in summary and "name" not in summary  # no field names in the summary

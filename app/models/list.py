@@ -9,7 +9,9 @@ ends. A `Subscription` row records what a person changed on top of that: added b
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
+from pydantic import StringConstraints
 from sqlalchemy import JSON, Column, ForeignKey, Integer, Text
 from sqlmodel import Field, SQLModel
 
@@ -77,7 +79,9 @@ class Subscription(SQLModel, table=True):
 
 
 class MailingListCreate(FormInput, MailingListBase):
-    slug: str = Field(regex=SLUG, max_length=60, description="Address-like: `ishare-liaisons`.")
+    slug: Annotated[str, StringConstraints(pattern=SLUG)] = Field(
+        max_length=60, description="Address-like: `ishare-liaisons`."
+    )
     roles: list[ContactRole] = Field(
         default_factory=list,
         description="Everyone currently appointed to one of these roles is a member.",

@@ -1,47 +1,79 @@
-"""The one top navigation, the same on every page; an area shows only to roles that may use it.
+"""The one top navigation, the same on every page; an area shows only to people who may use it.
 
-A new area (tickets, status, announcements, duties, admin) adds its line to `AREAS`.
+A new area adds its line to `AREAS`, with who may see it (the same answers as
+`app.services.access`, never a role name compared in a template). An area with a `count` gets a
+badge loaded after the page (`/nav/counts/<name>`, staff only): the page itself runs no query
+for it.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
 
-from app.models.user import Role, User
+from app.models.user import User
+from app.services import access
 
-MEMBERS = frozenset(Role)
+Who = Callable[[User | None], bool]
+
+
+def everyone(user: User | None) -> bool:
+    return True
+
+
+def members(user: User | None) -> bool:
+    return user is not None
+
+
+def staff(user: User | None) -> bool:
+    return access.is_staff(user)
+
+
+def admins(user: User | None) -> bool:
+    return user is not None and user.is_admin
 
 
 @dataclass(frozen=True)
 class Area:
     label: str
     href: str
-    roles: frozenset[Role] | None  # None: everyone, signed in or not
+    who: Who
+    count: str | None = None  # a badge (`/nav/counts/<count>`), shown to staff only
 
 
 AREAS = (
-    Area("Home", "/", MEMBERS),
-    Area("Directory", "/institutions", MEMBERS),
-    Area("People", "/liaisons", MEMBERS),
-    Area("Tickets", "/tickets", MEMBERS),
-    Area("Announcements", "/announcements", MEMBERS),
-    Area("Events", "/events", MEMBERS),
-    Area("Duties", "/duties", MEMBERS),
-    Area("Status", "/status", None),
-    Area("Admin", "/admin", frozenset({Role.consortium_admin})),
-    Area("Accounts", "/users", frozenset({Role.consortium_admin})),
+    Area("Home", "/", members),
+    Area("Directory", "/institutions", members),
+    Area("People", "/liaisons", members),
+    Area("Tickets", "/tickets", members),
+    Area("Announcements", "/announcements", members),
+    Area("Events", "/events", members),
+    Area("Duties", "/duties", members),
+    Area("Status", "/status", everyone),
+    Area("Maintenance", "/maintenance", everyone),
+    Area("Incidents", "/incidents", everyone),
+    Area(
+        "Change requests",
+        "/directory-changes",
+        access.may_request_directory_changes,
+        count="directory-changes",
+    ),
+    Area("Audit", "/audit", staff),
+    Area("Admin", "/admin", admins),
+    Area("Accounts", "/users", admins),
+    Area("API clients", "/api-clients", admins),
 )
 
 
 def navigation(request: Request, user: User | None) -> list[dict]:
     current = request.url.path
-    role = Role(user.role) if user else None
     return [
         {
             "label": area.label,
             "href": area.href,
             "current": current == area.href or (area.href != "/" and current.startswith(area.href)),
+            "count": area.count if area.count and staff(user) else None,
         }
         for area in AREAS
-        if area.roles is None or role in area.roles
+        if area.who(user)
     ]

@@ -131,19 +131,61 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
             loc[0] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else None
         )
         field = ".".join(loc[1:] if location else loc) or (location or "body")
-        errors.append(
-            FieldProblem(field=field, message=_plain(e.get("msg", "is invalid")), location=location)
-        )
-    names = ", ".join(sorted({e.field for e in errors}))
-    problem = make_problem(
-        request, 422, f"Some fields are not valid: {names}.", "Invalid request", errors=errors
+        errors.append(FieldProblem(field=field, message=_plain(e), location=location))
+    count = len({e.field for e in errors})
+    detail = (
+        "One answer needs correcting; its message says how."
+        if count == 1
+        else f"{count} answers need correcting; each message says how."
     )
+    problem = make_problem(request, 422, detail, "Invalid request", errors=errors)
     return respond(request, problem)
 
 
-def _plain(message: str) -> str:
-    """A validator's own words, without pydantic's "Value error, " in front."""
-    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+# Pydantic's own messages ("Field required", "String should match pattern '^[a-z…'") in words a
+# librarian reads; a model's own validators already speak plainly and keep their words.
+PLAIN = {
+    "missing": "Fill this in.",
+    "string_type": "Enter text here.",
+    "string_too_short": "Enter at least {min_length} characters.",
+    "string_too_long": "Use at most {max_length} characters.",
+    "string_pattern_mismatch": "This is not in the expected form.",
+    "int_parsing": "Enter a whole number.",
+    "int_type": "Enter a whole number.",
+    "float_parsing": "Enter a number.",
+    "bool_parsing": "Choose yes or no.",
+    "greater_than_equal": "Enter {ge} or more.",
+    "less_than_equal": "Enter {le} or less.",
+    "greater_than": "Enter more than {gt}.",
+    "less_than": "Enter less than {lt}.",
+    "date_parsing": "Enter a date, like 2026-12-31.",
+    "date_from_datetime_parsing": "Enter a date, like 2026-12-31.",
+    "datetime_parsing": "Enter a date and time, like 2026-12-31 09:00.",
+    "datetime_from_date_parsing": "Enter a date and time, like 2026-12-31 09:00.",
+    "timezone_aware": "Give the time with its time zone.",
+    "enum": "Choose one of the offered options.",
+    "literal_error": "Choose one of the offered options.",
+    "list_type": "Choose from the list.",
+    "too_long": "Choose at most {max_length}.",
+    "too_short": "Choose at least {min_length}.",
+    "url_parsing": "Enter a web address, like https://library.example.edu.",
+    "url_scheme": "Enter a web address starting with https://.",
+    "extra_forbidden": "This is not something this form takes.",
+    "value_error": "{error}",
+    "assertion_error": "{error}",
+}
+
+
+def _plain(error: dict) -> str:
+    """One validation error in plain words (see `PLAIN`)."""
+    template = PLAIN.get(error.get("type", ""))
+    if template is None:
+        return error.get("msg", "This is not valid.")
+    context = {k: str(v) for k, v in (error.get("ctx") or {}).items()}
+    try:
+        return template.format(**context)
+    except KeyError:
+        return error.get("msg", "This is not valid.").removeprefix("Value error, ")
 
 
 async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -27,6 +27,8 @@ from starlette.concurrency import run_in_threadpool
 from app.core.config import get_settings
 from app.core.security import CSRF_FIELD, CSRF_HEADER
 from app.models.user import User
+from app.services import lists
+from app.web import labels
 from app.web.deps import SessionDep
 from app.web.nav import navigation
 
@@ -112,19 +114,22 @@ def _relative(value: datetime | None) -> str:
     return "just now"
 
 
-def _label(value: Any) -> str:
-    """`public_university` → `Public university`."""
-    text = value.value if isinstance(value, Enum) else str(value or "")
-    return text.replace("_", " ").capitalize()
-
-
 env = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
     autoescape=select_autoescape(default=True),
     trim_blocks=True,
     lstrip_blocks=True,
 )
-env.filters.update(local=_local, relative=_relative, label=_label)
+env.filters.update(
+    local=_local,
+    relative=_relative,
+    label=labels.label,
+    labels=labels.labels,
+    filesize=labels.filesize,
+    field_label=labels.field_label,
+    extract=labels.extract,
+    mail_kind=labels.mail_kind,
+)
 env.globals.update(
     CSRF_FIELD=CSRF_FIELD,
     CSRF_HEADER=CSRF_HEADER,
@@ -132,8 +137,19 @@ env.globals.update(
 # Macros as globals: a fragment rendered on its own cannot see imports made outside its block.
 _macros = env.get_template("macros.html").module
 env.globals.update(
-    {name: getattr(_macros, name) for name in ("field", "select", "status_badge", "pager")}
+    {
+        name: getattr(_macros, name)
+        for name in ("field", "select", "status_badge", "pager", "list_table", "filter_panel")
+    }
 )
+
+
+def _feed_key(user: User | None) -> str | None:
+    """The reader's personal key for the feeds a page advertises (`<link rel="alternate">`)."""
+    return lists.feed_key(user.id) if user is not None and user.id else None
+
+
+env.globals["feed_key"] = _feed_key
 
 
 def context(request: Request, **values: Any) -> dict[str, Any]:
