@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from app.api import (
     account,
     announcements,
+    api_clients,
     audit,
     auth,
     directory_changes,
@@ -21,6 +22,7 @@ from app.api import (
     lists,
     maintenance,
     reports,
+    retention,
     service_catalogue,
     status,
     tickets,
@@ -31,6 +33,7 @@ from app.core.config import get_settings
 from app.core.middleware import BodyLimit, DeferredCookie, RequestContext, SecurityHeaders
 from app.ui.pages import admin, api_docs
 from app.ui.pages import announcements as announcements_pages
+from app.ui.pages import api_clients as api_clients_pages
 from app.ui.pages import auth as auth_pages
 from app.ui.pages import directory_changes as directory_changes_pages
 from app.ui.pages import duties as duties_pages
@@ -42,15 +45,18 @@ from app.ui.pages import invitations as invitations_pages
 from app.ui.pages import liaisons as liaisons_pages
 from app.ui.pages import lists as lists_pages
 from app.ui.pages import maintenance as maintenance_pages
+from app.ui.pages import shell as shell_pages
 from app.ui.pages import status as status_pages
 from app.ui.pages import tickets as tickets_pages
 from app.ui.pages import users as users_pages
 from app.web import problems
+from app.web.deps import require_scope
 
 STATIC_DIR = Path(__file__).parent / "ui" / "static"
 # In order of precedence: UI-only pages first (`/institutions/new` is not an institution code).
 ROUTERS = (
     admin.router,
+    api_clients_pages.router,
     auth_pages.router,
     home_pages.router,
     institutions_pages.router,
@@ -61,12 +67,14 @@ ROUTERS = (
     incidents_pages.router,
     maintenance_pages.router,
     status_pages.router,
+    shell_pages.router,
     tickets_pages.router,
     users_pages.router,
     lists_pages.router,
     announcements_pages.router,
     events_pages.router,
     account.router,
+    api_clients.router,
     announcements.router,
     audit.router,
     auth.router,
@@ -80,6 +88,7 @@ ROUTERS = (
     lists.router,
     maintenance.router,
     reports.router,
+    retention.router,
     service_catalogue.router,
     status.router,
     tickets.router,
@@ -109,14 +118,18 @@ def create_app() -> FastAPI:
         BodyLimit,
         max_bytes=settings.max_body_bytes,
         # An attachment plus its multipart envelope; the route checks the file's own size.
-        larger={r"/tickets/[^/]+/attachments": settings.ticket_attachment_max_bytes + 64 * 1024},
+        larger={
+            r"/tickets/[^/]+/attachments": settings.ticket_attachment_max_bytes + 64 * 1024,
+            r"/tasks/\d+/completion": settings.ticket_attachment_max_bytes + 64 * 1024,  # duties
+        },
     )
     app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
     app.add_middleware(RequestContext)
     problems.install(app)
     # UI pages first: `/institutions/new` must not be read as an institution code.
     for router in ROUTERS:
-        app.include_router(router)
+        # API clients: every route needs the scope its path and method imply.
+        app.include_router(router, dependencies=[Depends(require_scope)])
     if gated:
         app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -151,5 +164,5 @@ def _openapi(app: FastAPI) -> dict:
             definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
             definition.pop("$defs", None)
             components[model.__name__] = definition
-        app.openapi_schema = schema
+        app.openapi_schema = api_clients.document_scopes(schema)
     return app.openapi_schema

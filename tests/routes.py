@@ -154,6 +154,26 @@ def change(w: World) -> dict[str, Any]:
     return {"change_id": w.own.change.id}
 
 
+def invitation(w: World) -> dict[str, Any]:
+    """A pending sign-in invitation for `own`'s contact (made on first use)."""
+    from sqlmodel import select
+
+    from app.models.directory import DirectoryInvitation
+    from app.services import invitations, liaisons
+
+    session = w.make.session
+    found = session.exec(
+        select(DirectoryInvitation).where(DirectoryInvitation.liaison_id == w.own.contact.id)
+    ).first()
+    if found is None:
+        person = liaisons.get_liaison(session=session, liaison_id=w.own.contact.id)
+        invitations.invite(session=session, actor=w.staff, liaison=person)
+        found = session.exec(
+            select(DirectoryInvitation).where(DirectoryInvitation.liaison_id == w.own.contact.id)
+        ).first()
+    return {"invitation_id": found.id}
+
+
 def window(w: World) -> dict[str, Any]:
     return {"window_id": w.window.id}
 
@@ -187,6 +207,20 @@ TEXT_FILE = b"Screenshot notes: the availability line is empty for every e-book.
 
 def account_of(w: World) -> dict[str, Any]:
     return {"user_id": w.own.library_staff.id}
+
+
+def api_client(w: World) -> dict[str, Any]:
+    """The World's API client (made on first use), bound to `own`, owned by the admin."""
+    from sqlmodel import select
+
+    from app.models.api_client import ApiClient, ApiClientCreate
+    from app.services import api_clients
+
+    found = w.make.session.exec(select(ApiClient).where(ApiClient.name == "World sync")).first()
+    if found is None:
+        data = ApiClientCreate(name="World sync", scopes=["tickets:read"], institution=w.own.code)
+        found, _ = api_clients.create_client(session=w.make.session, actor=w.admin, data=data)
+    return {"client_id": found.id}
 
 
 # --- communications: records made on first use (get-or-create), owned by `own` -------------
@@ -338,6 +372,50 @@ ROUTES = [
         body=lambda w: {"phone": "217-555-0199", "role": "liaison"},
         shows=lambda w: "217-555-0199",
     ),
+    # --- API clients (consortium admins)
+    Route("api_clients.list", "GET", "/api-clients", ADMIN, params=api_client),
+    Route(
+        "api_clients.create",
+        "POST",
+        "/api-clients",
+        ADMIN,
+        status=201,
+        body=lambda w: {"name": "Reports sync", "scopes": ["tickets:read", "maintenance:read"]},
+        shows=lambda w: "Reports sync",
+    ),
+    Route(
+        "api_clients.read",
+        "GET",
+        "/api-clients/{client_id}",
+        ADMIN,
+        params=api_client,
+        shows=lambda w: "World sync",
+    ),
+    Route(
+        "api_clients.update",
+        "PATCH",
+        "/api-clients/{client_id}",
+        ADMIN,
+        params=api_client,
+        body=lambda w: {"name": "World sync, renamed"},
+        shows=lambda w: "World sync, renamed",
+    ),
+    Route(
+        "api_clients.rotate",
+        "POST",
+        "/api-clients/{client_id}/rotation",
+        ADMIN,
+        params=api_client,
+        shows=lambda w: "World sync",
+    ),
+    Route(
+        "api_clients.revoke",
+        "DELETE",
+        "/api-clients/{client_id}",
+        ADMIN,
+        params=api_client,
+        shows=lambda w: "World sync",
+    ),
     # --- institutions
     Route("institutions.list", "GET", "/institutions", MEMBERS, shows=lambda w: "Own College"),
     Route(
@@ -484,6 +562,39 @@ ROUTES = [
         body=lambda w: {"reason": "A duplicate of an earlier request"},
         shows=lambda w: "A duplicate of an earlier request",
     ),
+    Route(
+        "invitations.list",
+        "GET",
+        "/invitations",
+        STAFF,
+        params=invitation,
+        shows=lambda w: "Fran Own",
+    ),
+    Route(
+        "institutions.invitations",
+        "GET",
+        "/institutions/{code}/invitations",
+        STAFF_ON_PRIVATE,  # a library lead of another institution gets 404
+        params=lambda w: {**invitation(w), **code(w)},
+        shows=lambda w: "Fran Own",
+    ),
+    Route(
+        "invitations.resend",
+        "POST",
+        "/invitations/{invitation_id}/resend",
+        STAFF_ON_PRIVATE,
+        status=201,
+        params=invitation,
+        shows=lambda w: "/invitations/",
+    ),
+    Route(
+        "invitations.revoke",
+        "DELETE",
+        "/invitations/{invitation_id}",
+        STAFF_ON_PRIVATE,
+        params=invitation,
+        shows=lambda w: "Fran Own",
+    ),
     Route("reports.directory_gaps", "GET", "/reports/directory-gaps", STAFF),
     Route("audit.list", "GET", "/audit", STAFF),
     # --- maintenance and status
@@ -556,6 +667,15 @@ ROUTES = [
         PUBLIC,
         params=incident,
         shows=lambda w: "World incident",
+    ),
+    Route(
+        "incidents.edit",
+        "PATCH",
+        "/incidents/{incident_id}",
+        STAFF,
+        params=incident,
+        body=lambda w: {"title": "World incident, renamed"},
+        shows=lambda w: "World incident, renamed",
     ),
     Route(
         "incidents.add_update",
@@ -706,6 +826,29 @@ ROUTES = [
         body=lambda w: {"state": "done", "note": "Rolled over by the book"},
         shows=lambda w: "Rolled over by the book",
     ),
+    Route(
+        "tasks.complete",  # the multipart completion that may carry a file (duties)
+        "POST",
+        "/tasks/{task_id}/completion",
+        LEADS,
+        params=task,
+        files=lambda w: {
+            "file": ("statistics form.txt", TEXT_FILE, "text/plain"),
+            "note": (None, "Signed form attached"),
+        },
+        shows=lambda w: "Signed form attached",
+    ),
+    # --- retention (issue 15): consortium administrators only
+    Route("retention.read", "GET", "/retention", ADMIN, shows=lambda w: "patron_data"),
+    Route(
+        "retention.replace",
+        "PUT",
+        "/retention",
+        ADMIN,
+        body=lambda w: {"patron_data": 90, "default": 1095},
+        shows=lambda w: "1095",
+    ),
+    Route("retention.report", "GET", "/retention/report", ADMIN),
     # --- communications
     Route("lists.list", "GET", "/lists", MEMBERS, params=a_list, shows=lambda w: "World List"),
     Route(

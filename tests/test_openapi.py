@@ -208,20 +208,23 @@ def test_the_foundations_shared_routes_offer_json_and_html(document, method, pat
     assert {"application/json", "text/html"} <= set(response["content"])
 
 
-def test_auth_token_is_an_oauth2_password_grant(document):
+def test_auth_token_is_an_oauth2_password_and_client_credentials_grant(document):
     operation = document["paths"]["/auth/token"]["post"]
     body = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
     form = document["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
-    assert {"username", "password"} <= set(form["required"])
-    assert form["properties"]["grant_type"]["anyOf"][0]["pattern"] == "^password$"
+    assert {"username", "password", "client_id", "client_secret"} <= set(form["properties"])
+    grant = form["properties"]["grant_type"]["anyOf"][0]["pattern"]
+    assert grant == "^(password|client_credentials)$"
     token = success(operation)[1]["content"]["application/json"]["schema"]["$ref"]
     token = document["components"]["schemas"][token.rsplit("/", 1)[1]]
     assert {"access_token", "token_type", "expires_in"} <= set(token["required"])
     assert token["properties"]["token_type"]["const"] == "bearer"
     assert "401" in operation["responses"]
-    schemes = document["components"]["securitySchemes"].values()
-    flows = [s["flows"]["password"] for s in schemes if s["type"] == "oauth2"]
-    assert flows == [{"scopes": {}, "tokenUrl": "/auth/token"}]
+    schemes = document["components"]["securitySchemes"]
+    password = schemes["OAuth2PasswordBearer"]["flows"]["password"]
+    assert password == {"scopes": {}, "tokenUrl": "/auth/token"}
+    clients = schemes["ClientCredentials"]["flows"]["clientCredentials"]
+    assert clients["tokenUrl"] == "/auth/token" and "tickets:read" in clients["scopes"]
 
 
 def test_the_institution_contract(document):

@@ -68,10 +68,22 @@ class Settings(BaseSettings):
     }  # fmt: skip
     ticket_attachment_dir: Path = VAR_DIR / "attachments"
     ticket_attachment_max_bytes: int = 10 * 1024 * 1024
+    # Duties: files that go with a task's completion (the same size limit as tickets').
+    task_attachment_dir: Path = VAR_DIR / "task-attachments"
+    # Retention (issue 15): no policy may purge sooner than this many days after a ticket closed;
+    # the scheduled purge works in batches of `retention_batch_size` tickets, at most
+    # `retention_max_batches` a run (the next run goes on).
+    retention_minimum_days: int = Field(default=30, ge=1)
+    retention_batch_size: int = Field(default=100, ge=1, le=1000)
+    retention_max_batches: int = Field(default=50, ge=1)
     ticket_patron_patterns: list[str] = [r"\b\d{10,16}\b", r"\b[A-Z]{1,2}\d{7,12}\b"]
+    ticket_auto_close_days: int = Field(default=7, ge=1)  # a resolved ticket then closes itself
     # Directory: how long a "our entries are correct" lasts, and how long an invitation link works.
     directory_confirm_days: int = Field(default=180, ge=1)
     directory_invitation_hours: int = Field(default=72, ge=1)
+    # API clients: token lifetime, and how long a rotated-out secret still works.
+    client_token_minutes: int = Field(default=15, ge=1, le=60)
+    client_secret_overlap_hours: int = Field(default=24, ge=0, le=24 * 30)
 
     @field_validator("timezone")
     @classmethod
