@@ -14,11 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 import app.models
+from app.models import labels
 from app.models.directory_change import ChangeStatus
 from app.models.liaison import ContactRole
 from app.models.ticket import TicketProduct, TicketStatus
 from app.models.user import Role
-from app.web import labels
 from app.web.render import env
 from tests.factories import Factory, World
 
@@ -44,7 +44,7 @@ def model_enums() -> list[type[StrEnum]]:
 @pytest.mark.parametrize("enum", model_enums(), ids=lambda e: e.__name__)
 def test_every_member_of_every_model_enum_has_a_display_name(enum):
     names = labels.LABELS.get(enum)
-    assert names is not None, f"app/web/labels.py has no display names for {enum.__name__}"
+    assert names is not None, f"app/models/labels.py has no display names for {enum.__name__}"
     for member in enum:
         name = names.get(member.value)
         assert name, f"{enum.__name__}.{member.name} has no display name"

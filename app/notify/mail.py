@@ -28,6 +28,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.runtime import Context
 
 from app.core.config import get_settings
+from app.models import labels
 from app.models.outbox import OutboxMessage
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -52,7 +53,7 @@ class RenderError(Exception):
 
 
 def _environment(autoescape: bool) -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=autoescape,  # noqa: S701  (False only for the plain text and subject)
         undefined=StrictUndefined,
@@ -60,6 +61,9 @@ def _environment(autoescape: bool) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # The same display names as the pages: an e-mail never shows a code.
+    env.filters.update(label=labels.label, labels=labels.labels, filesize=labels.filesize)
+    return env
 
 
 # The HTML block is escaped; the subject and the plain text are not (they are not HTML).

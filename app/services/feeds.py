@@ -15,18 +15,12 @@ from sqlmodel import Session, select
 
 from app.core.config import get_settings
 from app.models.common import without_unsafe
-from app.models.incident import Incident, IncidentUpdate
+from app.models.incident import Incident, IncidentStatus, IncidentUpdate
+from app.models.labels import label
 from app.models.maintenance import Maintenance
-from app.models.service import Service
+from app.models.service import Impact, Service
 
 FEED_ENTRIES = 50
-IMPACT_WORDS = {"none": "No impact", "degraded": "Degraded", "outage": "Outage"}
-STATUS_WORDS = {
-    "investigating": "Investigating",
-    "identified": "Identified",
-    "monitoring": "Monitoring",
-    "resolved": "Resolved",
-}
 
 
 def local_range(start: datetime, end: datetime) -> str:
@@ -85,7 +79,7 @@ def _event(window: Maintenance, *, host: str, base_url: str, names: dict[str, st
         "description",
         without_unsafe(
             f"When: {local_range(window.starts_at, window.ends_at)}\nServices: {services}\n"
-            f"Impact: {IMPACT_WORDS.get(str(window.impact), window.impact)}\n\n"
+            f"Impact: {label(Impact(window.impact))}\n\n"
             f"{window.description}"
         ).strip(),
     )
@@ -133,7 +127,7 @@ def atom_feed(*, session: Session, base_url: str) -> bytes:
                     "link": f"{base_url}/maintenance/{w.id}",
                     "summary": without_unsafe(
                         f"{when}. Services: {', '.join(names.get(s, s) for s in w.services)}. "
-                        f"Impact: {IMPACT_WORDS.get(str(w.impact), w.impact)}. "
+                        f"Impact: {label(Impact(w.impact))}. "
                         f"{w.description}"
                     ).strip(),
                     "published": w.created_at,
@@ -149,7 +143,7 @@ def atom_feed(*, session: Session, base_url: str) -> bytes:
                     "id": f"tag:{host},2026:incident/{incident.id}/update/{update.id}",
                     "title": (
                         f"{without_unsafe(incident.title)}: "
-                        f"{STATUS_WORDS.get(str(update.status), update.status).lower()}"
+                        f"{label(IncidentStatus(update.status)).lower()}"
                     ),
                     "link": f"{base_url}/incidents/{incident.id}",
                     "summary": without_unsafe(update.body),

@@ -23,12 +23,12 @@ from app.models.incident import (
     IncidentUpdateCreate,
     IncidentUpdatePublic,
 )
+from app.models.labels import label
 from app.models.ticket import CommentCreate, Ticket, TicketStatus, TicketUpdate
 from app.models.user import User
 from app.notify.outbox import enqueue
 from app.services import audit
 from app.services.access import Notice, require_staff
-from app.services.feeds import IMPACT_WORDS, STATUS_WORDS
 from app.services.maintenance_notices import notice_recipients
 from app.services.service_catalogue import check_services, names_of, service_names
 from app.services.tickets import queries as tickets
@@ -333,9 +333,9 @@ def _notify(session: Session, incident: Incident, update: IncidentUpdate) -> Non
             "services": incident.services,
         },
         "services": names_of(incident.services, service_names(session)),
-        "impact": IMPACT_WORDS.get(incident.impact.value, incident.impact.value),
+        "impact": label(incident.impact),
         "status": update.status.value,
-        "status_words": STATUS_WORDS.get(update.status.value, update.status.value),
+        "status_words": label(update.status),
         "body": update.body,
         "url": url,
     }

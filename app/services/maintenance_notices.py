@@ -17,14 +17,16 @@ from app.core.config import get_settings
 from app.core.db import utcnow
 from app.models.common import without_unsafe
 from app.models.institution import Institution, InstitutionStatus
+from app.models.labels import label
 from app.models.liaison import Appointment, Liaison
 from app.models.maintenance import Maintenance
+from app.models.service import Impact
 from app.models.user import NoticePreference, User
 from app.notify.jobs import register_job
 from app.notify.outbox import enqueue
 from app.services import audit
 from app.services.access import Notice, notice_roles
-from app.services.feeds import IMPACT_WORDS, calendar, host_of, local_range
+from app.services.feeds import calendar, host_of, local_range
 from app.services.institutions import today
 from app.services.service_catalogue import names_of, service_names
 
@@ -161,7 +163,7 @@ def _send(
         "kind": kind.value,
         "window": _clean(snapshot(window)) | {"id": window.id, "sequence": window.sequence},
         "services": names_of(window.services, names),
-        "impact": IMPACT_WORDS.get(str(window.impact), str(window.impact)),
+        "impact": label(Impact(window.impact)),
         "when": local_range(window.starts_at, window.ends_at),
         "url": f"{base_url}/maintenance/{window.id}",
         "changed": changed or [],

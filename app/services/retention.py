@@ -93,7 +93,7 @@ def _public(found: dict[str, RetentionPolicy]) -> RetentionPublic:
 
 
 def scope_name(scope: str) -> str:
-    """A scope in words, for error messages (pages use `app.web.labels`)."""
+    """A scope in words, for error messages (pages use `app.models.labels`)."""
     if scope == PATRON_DATA:
         return "Tickets with patron data"
     if scope == DEFAULT:

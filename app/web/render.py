@@ -26,9 +26,9 @@ from starlette.concurrency import run_in_threadpool
 
 from app.core.config import get_settings
 from app.core.security import CSRF_FIELD, CSRF_HEADER
+from app.models import labels
 from app.models.user import User
 from app.services import lists
-from app.web import labels
 from app.web.deps import SessionDep
 from app.web.nav import navigation
 

@@ -6,22 +6,13 @@ stays in the portal) and never an internal note.
 
 from sqlmodel import Session
 
-from app.models.ticket import Ticket, TicketPriority
+from app.models.labels import label
+from app.models.ticket import Ticket, TicketPriority, TicketStatus
 from app.models.user import User
 from app.notify.outbox import enqueue
 from app.services.tickets.queries import assignable, can_see, people, watchers_of
 
 URGENT = (TicketPriority.high, TicketPriority.system_down)
-# Words for e-mails (the portal's pages use the `label` filter).
-STATUS_WORDS = {
-    "new": "new",
-    "open": "open",
-    "pending_library": "waiting for your library",
-    "pending_vendor": "waiting for Ex Libris",
-    "resolved": "resolved",
-    "closed": "closed",
-}
-PRIORITY_WORDS = {"low": "low", "normal": "normal", "high": "high", "system_down": "system down"}
 
 
 def urgent(session: Session, actor: User, ticket: Ticket) -> None:
@@ -91,8 +82,8 @@ def mail(
                 "priority": str(ticket.priority),
                 "institution": ticket.institution,
                 "path": f"/tickets/{ticket.number}",
-                "status_label": STATUS_WORDS.get(str(ticket.status), str(ticket.status)),
-                "priority_label": PRIORITY_WORDS.get(str(ticket.priority), str(ticket.priority)),
+                "status_label": label(TicketStatus(ticket.status)).lower(),
+                "priority_label": label(TicketPriority(ticket.priority)).lower(),
                 **extra,
             },
             dedupe_key=f"ticket:{ticket.id}:{key}:{address}",

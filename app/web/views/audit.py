@@ -9,11 +9,11 @@ from typing import Any
 from fastapi import Response
 from sqlmodel import Session, select
 
+from app.models import labels
 from app.models.audit import AuditEntryPublic
 from app.models.user import User
 from app.services import audit
 from app.services.spreadsheet import csv_text
-from app.web import labels
 from app.web.render import EXPORT_MEDIA, View
 
 # Action → the words a sentence uses ("Ann Able changed institution UIU").

@@ -9,11 +9,11 @@ from sqlmodel import Session
 from app.core.pagination import PageParams
 from app.models.duty import AppliesTo, Duty, TaskState
 from app.models.institution import InstitutionKind
+from app.models.labels import label
 from app.models.liaison import ContactRole
 from app.models.user import User
 from app.services import duties, spreadsheet, uploads
 from app.services.duties import TaskFilter, TaskSort
-from app.web.labels import label
 from app.web.render import EXPORT_MEDIA, View
 
 FILTER_LABELS = {

@@ -3,9 +3,9 @@ reads them (the two broad rules first, then the categories)."""
 
 from typing import Any
 
+from app.models.labels import label
 from app.models.retention import DEFAULT, PATRON_DATA
 from app.models.ticket import TicketCategory
-from app.web.labels import label
 from app.web.render import View
 
 
