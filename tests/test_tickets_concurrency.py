@@ -9,13 +9,14 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import delete, text
+from sqlalchemy import String, cast, delete, text
 from sqlmodel import Session, col, select
 
 from app.core.db import build_engine
 from app.core.errors import Invalid
 from app.models.audit import AuditEntry
 from app.models.institution import Institution
+from app.models.outbox import OutboxMessage
 from app.models.ticket import Ticket, TicketCounter, TicketCreate, TicketEvent
 from app.models.user import Role, User
 from app.services import tickets
@@ -58,6 +59,8 @@ def filer(engine):
         ids = select(Ticket.id).where(Ticket.institution == "CONC")
         numbers = list(session.exec(select(Ticket.number).where(Ticket.institution == "CONC")))
         session.exec(delete(TicketEvent).where(col(TicketEvent.ticket_id).in_(ids)))
+        filed = cast(OutboxMessage.recipients, String).like(f"%{user.email}%")  # "report filed"
+        session.exec(delete(OutboxMessage).where(filed))
         session.exec(delete(AuditEntry).where(col(AuditEntry.entity_id).in_(numbers)))
         session.exec(delete(Ticket).where(Ticket.institution == "CONC"))
         session.exec(delete(TicketCounter))
