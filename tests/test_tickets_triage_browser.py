@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.live_server import sign_in
+from tests.test_browser import axe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -40,6 +41,7 @@ def test_the_list_is_compact_labelled_cards_on_a_phone(live_server: str, browser
         assert height < 4300, f"the page is {height} px tall for 50 tickets"
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page scrolls sideways ({width} px)"
+        assert axe_violations(page) == []
     finally:
         context.close()
 
@@ -59,6 +61,7 @@ def test_staff_tick_tickets_and_assign_them_at_once(live_server: str, page: Page
     outcome = page.locator("#bulk-result")
     expect(outcome).to_contain_text(re.compile(r"Assigned 2 tickets to Sam Support \(demo\)"))
     expect(button).to_be_enabled()
+    assert axe_violations(page) == []
     # The list reloads: the assigned tickets have left the unassigned queue.
     for number in numbers:
         expect(page.locator("table.tickets")).not_to_contain_text(number)
