@@ -48,7 +48,7 @@ def test_staff_schedule_a_weekly_series_with_the_repeat_choices(
     page.get_by_label("Alma", exact=True).check()
     expect(page.locator("#form-warnings")).to_contain_text("Short notice")
 
-    page.fill("#f-member-filter", "urbana")
+    page.locator("#f-member-filter").press_sequentially("urbana")  # as a person types it
     members = page.locator("#member-list li:visible")
     expect(members).to_have_count(1)
     members.get_by_role("checkbox").check()
