@@ -33,7 +33,7 @@ def ticket_counts(
     counts = [
         select(func.count())
         .select_from(Ticket)
-        .where(seen, *ticket_queries._conditions(session, actor, filters))
+        .where(seen, *ticket_queries.filter_conditions(session, actor, filters))
         .scalar_subquery()
         .label(key)
         for key, filters in queues.items()
@@ -62,8 +62,8 @@ def urgent_tickets(
 ) -> list[UrgentTicket]:
     """Tickets in any of `queues` that `actor` sees, those matching `first` (e.g. a system
     down) ahead of the rest, then by the next deadline: one statement."""
-    conditions = [and_(*ticket_queries._conditions(session, actor, f)) for f in queues]
-    ahead = and_(*ticket_queries._conditions(session, actor, first))
+    conditions = [and_(*ticket_queries.filter_conditions(session, actor, f)) for f in queues]
+    ahead = and_(*ticket_queries.filter_conditions(session, actor, first))
     due = col(Ticket.sla_due_at)
     rows = session.execute(
         select(

@@ -277,7 +277,7 @@ def list_tickets(
     so deep pages do not count again); `offset` serves shallow jumps. The count stops at
     `COUNT_CAP`: no list, search included, counts an unbounded match set. One statement, the
     count included (two for the SLA queue's last page), whatever the page size."""
-    conditions = [visible(actor), *_conditions(session, actor, filters)]
+    conditions = [visible(actor), *filter_conditions(session, actor, filters)]
     position = decode_cursor(cursor, filters.sort) if cursor else None
     head = _row_statement(session)
     if position is None:  # the first page carries the count in its own statement
@@ -398,7 +398,9 @@ def due_soon_cutoff(now: datetime) -> datetime:
     return Calendar.from_settings().add(now, DUE_SOON_MINUTES)
 
 
-def _conditions(session: Session, actor: User, f: TicketFilters) -> list[ColumnElement[bool]]:
+def filter_conditions(session: Session, actor: User, f: TicketFilters) -> list[ColumnElement[bool]]:
+    """The WHERE clauses a `TicketFilters` asks for (visibility aside): the list and the home
+    page's counts use the same ones, so a count always matches the list its link opens."""
     found: list[ColumnElement[bool]] = []
     if f.q:
         match = search.matching(
