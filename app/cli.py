@@ -1,4 +1,4 @@
-"""The `portal` command: serve, worker, db, demo, users."""
+"""The `portal` command: serve, worker, db, demo, users, mail-in."""
 
 import getpass
 import signal
@@ -150,6 +150,25 @@ def users_create(
         except DomainError as exc:
             _fail(exc.detail)
     typer.echo(f"Created user {user.id} <{user.email}> ({user.role}).")
+
+
+@app.command("mail-in")
+def mail_in() -> None:
+    """Handle one e-mail read from standard input (an MTA's pipe to the inbound address).
+
+    Exit 0 when the message was handled (accepted, ignored, or refused and recorded); 75
+    (EX_TEMPFAIL, "try again later") only when it could not be processed, so the MTA retries.
+    """
+    from app.services import mail_in as service
+
+    raw = sys.stdin.buffer.read(get_settings().mail_in_max_bytes + 1)
+    try:
+        with Session(get_engine(), expire_on_commit=False) as session:
+            outcome = service.receive(session=session, raw=raw)
+    except Exception as exc:  # anything: the MTA keeps the message and tries again
+        typer.echo(f"Not processed, try again later: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(code=75) from None
+    typer.echo(outcome.line)
 
 
 def _fail(message: str) -> None:

@@ -12,6 +12,7 @@ from app.api import (
     api_clients,
     audit,
     auth,
+    canned_replies,
     directory_changes,
     duties,
     events,
@@ -27,6 +28,7 @@ from app.api import (
     status,
     tickets,
     users,
+    webhooks,
 )
 from app.core import logging as portal_logging
 from app.core.config import get_settings
@@ -35,10 +37,12 @@ from app.ui.pages import admin, api_docs
 from app.ui.pages import announcements as announcements_pages
 from app.ui.pages import api_clients as api_clients_pages
 from app.ui.pages import auth as auth_pages
+from app.ui.pages import canned_replies as canned_replies_pages
 from app.ui.pages import directory_changes as directory_changes_pages
 from app.ui.pages import duties as duties_pages
 from app.ui.pages import events as events_pages
 from app.ui.pages import home as home_pages
+from app.ui.pages import inbound_mail as inbound_mail_pages
 from app.ui.pages import incidents as incidents_pages
 from app.ui.pages import institutions as institutions_pages
 from app.ui.pages import invitations as invitations_pages
@@ -49,7 +53,8 @@ from app.ui.pages import shell as shell_pages
 from app.ui.pages import status as status_pages
 from app.ui.pages import tickets as tickets_pages
 from app.ui.pages import users as users_pages
-from app.web import problems
+from app.ui.pages import webhooks as webhooks_pages
+from app.web import dispatch, problems
 from app.web.deps import require_scope
 
 STATIC_DIR = Path(__file__).parent / "ui" / "static"
@@ -58,7 +63,9 @@ ROUTERS = (
     admin.router,
     api_clients_pages.router,
     auth_pages.router,
+    canned_replies_pages.router,
     home_pages.router,
+    inbound_mail_pages.router,
     institutions_pages.router,
     liaisons_pages.router,
     directory_changes_pages.router,
@@ -70,6 +77,7 @@ ROUTERS = (
     shell_pages.router,
     tickets_pages.router,
     users_pages.router,
+    webhooks_pages.router,
     lists_pages.router,
     announcements_pages.router,
     events_pages.router,
@@ -78,6 +86,7 @@ ROUTERS = (
     announcements.router,
     audit.router,
     auth.router,
+    canned_replies.router,
     directory_changes.router,
     duties.router,
     events.router,
@@ -93,6 +102,7 @@ ROUTERS = (
     status.router,
     tickets.router,
     users.router,
+    webhooks.router,
 )
 
 
@@ -133,6 +143,7 @@ def create_app() -> FastAPI:
     if gated:
         app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    dispatch.narrow(app)  # routers that cannot match a path are skipped at once
     app.openapi = lambda: _openapi(app)
     return app
 

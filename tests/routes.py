@@ -223,6 +223,43 @@ def api_client(w: World) -> dict[str, Any]:
     return {"client_id": found.id}
 
 
+def webhook(w: World) -> dict[str, Any]:
+    """The World's webhook "World hook" (made on first use, by the admin) and a delivery of it."""
+    from sqlmodel import select
+
+    from app.models.webhook import Webhook, WebhookCreate, WebhookDelivery
+    from app.services import webhooks
+
+    session = w.make.session
+    found = session.exec(select(Webhook).where(Webhook.name == "World hook")).first()
+    if found is None:
+        data = WebhookCreate(
+            name="World hook", url="https://93.184.215.14/hooks", events=["ticket.created"]
+        )
+        found = webhooks.create_webhook(session=session, actor=w.admin, data=data)
+        webhooks.send_test(session=session, actor=w.admin, webhook=found)
+    delivery = session.exec(
+        select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == found.id)
+    ).first()
+    return {"webhook_id": found.id, "delivery_id": delivery}
+
+
+def canned_reply(w: World) -> dict[str, Any]:
+    """The team's saved reply "World reply" (made on first use, by staff)."""
+    from sqlmodel import select
+
+    from app.models.canned_reply import CannedReply, CannedReplyCreate
+    from app.services import canned_replies
+
+    found = w.make.session.exec(
+        select(CannedReply).where(CannedReply.name == "World reply")
+    ).first()
+    if found is None:
+        data = CannedReplyCreate(name="World reply", body="Dear {requester name}, thank you.")
+        found = canned_replies.create_reply(session=w.make.session, actor=w.staff, data=data)
+    return {"reply_id": found.id}
+
+
 # --- communications: records made on first use (get-or-create), owned by `own` -------------
 
 
@@ -415,6 +452,73 @@ ROUTES = [
         ADMIN,
         params=api_client,
         shows=lambda w: "World sync",
+    ),
+    # --- webhooks (consortium admins)
+    Route("webhooks.list", "GET", "/webhooks", ADMIN, params=webhook, shows=lambda w: "World hook"),
+    Route(
+        "webhooks.create",
+        "POST",
+        "/webhooks",
+        ADMIN,
+        status=201,
+        body=lambda w: {
+            "name": "Reports sync",
+            "url": "https://93.184.215.14/portal",
+            "events": ["ticket.created", "incident.*"],
+        },
+        shows=lambda w: "Reports sync",
+    ),
+    Route(
+        "webhooks.read",
+        "GET",
+        "/webhooks/{webhook_id}",
+        ADMIN,
+        params=webhook,
+        shows=lambda w: "World hook",
+    ),
+    Route(
+        "webhooks.update",
+        "PATCH",
+        "/webhooks/{webhook_id}",
+        ADMIN,
+        params=webhook,
+        body=lambda w: {"name": "World hook, renamed"},
+        shows=lambda w: "World hook, renamed",
+    ),
+    Route(
+        "webhooks.rotate",
+        "POST",
+        "/webhooks/{webhook_id}/rotation",
+        ADMIN,
+        params=webhook,
+        shows=lambda w: "whsec_",
+    ),
+    Route("webhooks.deliveries", "GET", "/webhooks/{webhook_id}/deliveries", ADMIN, params=webhook),
+    Route(
+        "webhooks.delivery",
+        "GET",
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}",
+        ADMIN,
+        params=webhook,
+        shows=lambda w: "msg_",
+    ),
+    Route(
+        "webhooks.redeliver",
+        "POST",
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}/redelivery",
+        ADMIN,
+        status=202,
+        params=webhook,
+        shows=lambda w: "msg_",
+    ),
+    Route(
+        "webhooks.test",
+        "POST",
+        "/webhooks/{webhook_id}/test",
+        ADMIN,
+        status=202,
+        params=webhook,
+        shows=lambda w: "msg_",
     ),
     # --- institutions
     Route("institutions.list", "GET", "/institutions", MEMBERS, shows=lambda w: "Own College"),
@@ -849,6 +953,49 @@ ROUTES = [
         shows=lambda w: "1095",
     ),
     Route("retention.report", "GET", "/retention/report", ADMIN),
+    # --- canned replies (issue 15): the support team's saved replies, staff only
+    Route(
+        "canned_replies.list",
+        "GET",
+        "/canned-replies",
+        STAFF,
+        params=canned_reply,
+        shows=lambda w: "World reply",
+    ),
+    Route(
+        "canned_replies.create",
+        "POST",
+        "/canned-replies",
+        STAFF,
+        status=201,
+        body=lambda w: {"name": "Vendor case opened", "body": "About {ticket number}: opened."},
+        shows=lambda w: "Vendor case opened",
+    ),
+    Route(
+        "canned_replies.read",
+        "GET",
+        "/canned-replies/{reply_id}",
+        STAFF,
+        params=canned_reply,
+        shows=lambda w: "World reply",
+    ),
+    Route(
+        "canned_replies.update",
+        "PATCH",
+        "/canned-replies/{reply_id}",
+        STAFF,
+        params=canned_reply,
+        body=lambda w: {"name": "World reply, renamed"},
+        shows=lambda w: "World reply, renamed",
+    ),
+    Route(
+        "canned_replies.delete",
+        "DELETE",
+        "/canned-replies/{reply_id}",
+        STAFF,
+        params=canned_reply,
+        shows=lambda w: "World reply",
+    ),
     # --- communications
     Route("lists.list", "GET", "/lists", MEMBERS, params=a_list, shows=lambda w: "World List"),
     Route(

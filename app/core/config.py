@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     outbox_batch_size: int = Field(default=50, ge=1, le=1000)
     outbox_poll_seconds: float = Field(default=2, gt=0)
     worker_in_process: bool | None = None  # `portal serve` runs the worker; None: on for SQLite
+    # Webhooks: claimed, leased and batched like the outbox; retried with doubling backoff.
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_backoff_seconds: float = Field(default=30, gt=0)
+    webhook_timeout_seconds: float = Field(default=10, gt=0)
+    webhook_allow_private: bool = False  # every webhook may reach addresses inside our network
     maintenance_lead_days: int = Field(default=7, ge=0)  # announce at least this long before
     maintenance_max_occurrences: int = Field(default=104, ge=1, le=1000)  # per recurring series
     maintenance_reminder_hours: int = Field(default=24, ge=1)  # reminder this long before a start
@@ -84,6 +89,13 @@ class Settings(BaseSettings):
     # API clients: token lifetime, and how long a rotated-out secret still works.
     client_token_minutes: int = Field(default=15, ge=1, le=60)
     client_secret_overlap_hours: int = Field(default=24, ge=0, le=24 * 30)
+    # Reply and file by e-mail (issue 15): the inbound address ticket e-mails name as Reply-To,
+    # and the mailbox polled for it (imaps://user:pass@host/INBOX; unset: no polling, an MTA
+    # pipes mail to `portal mail-in` instead). Larger messages are refused unread.
+    mail_in_address: str = ""
+    imap_url: SecretStr | None = None
+    imap_poll_seconds: int = Field(default=60, ge=10)
+    mail_in_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
 
     @field_validator("timezone")
     @classmethod

@@ -20,6 +20,7 @@ from app.models.audit import AuditFormat
 from app.models.directory_change import ChangeKind, ChangeStatus
 from app.models.duty import AppliesTo, DutyAction, TaskState
 from app.models.event import EventKind, EventStatus, RsvpAnswer
+from app.models.inbound_mail import InboundOutcome
 from app.models.incident import IncidentStatus
 from app.models.institution import InstitutionKind, InstitutionStatus
 from app.models.liaison import ContactRole, ExportFormat
@@ -186,6 +187,12 @@ LABELS: dict[type[Enum], dict[str, str]] = {
         "failed": "Failed, will retry",
         "dead": "Gave up",
     },
+    InboundOutcome: {  # reply and file by e-mail (issue 15)
+        "replied": "Added as a reply",
+        "filed": "Filed as a new report",
+        "ignored": "Ignored",
+        "rejected": "Refused",
+    },
 }
 
 # A plain string's name: the first mapping that knows it.
@@ -278,6 +285,23 @@ MAIL_KINDS = {
     "duties/digest": "Duties reminder",
     "incidents/update": "Incident update",
     "maintenance/window": "Maintenance notice",
+}
+
+# What each webhook event means, for the subscription form and the delivery log.
+WEBHOOK_EVENTS = {
+    "ticket.created": "A problem report is filed",
+    "ticket.updated": "A problem report changes",
+    "ticket.commented": "A problem report gets a public reply",
+    "maintenance.announced": "Maintenance is announced",
+    "maintenance.changed": "Announced maintenance changes",
+    "maintenance.cancelled": "Maintenance is cancelled",
+    "incident.created": "An incident is reported",
+    "incident.updated": "An incident is updated",
+    "incident.resolved": "An incident is resolved",
+    "directory.changed": "The member directory changes",
+    "announcement.sent": "An announcement is sent",
+    "task.completed": "A library completes a duty task",
+    "webhook.test": "Test event",
 }
 
 

@@ -1,4 +1,4 @@
-"""The worker: drains the outbox over SMTP and runs the scheduled jobs.
+"""The worker: drains the outbox (mail, and webhooks: `app.notify.webhooks`), runs the jobs.
 
 Claiming: a batch of due rows is selected `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one
 writer and ignores it), marked `sending` with a lease (`next_attempt_at` = now + lease) and
@@ -37,6 +37,7 @@ from app.core.db import utcnow
 from app.models.outbox import OutboxMessage, OutboxState
 from app.notify import jobs
 from app.notify.mail import PermanentError, SmtpSender, build, render, sender_from_settings
+from app.notify.webhooks import WebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class Worker:
         self.sender = sender if sender is not None else sender_from_settings()
         self.clock = clock
         self.scheduler = jobs.Scheduler(bind, self.name)
+        self.webhooks = WebhookWorker(bind, name=self.name, settings=self.settings, clock=clock)
 
     def _session(self) -> Session:
         return Session(self.bind, join_transaction_mode="create_savepoint", expire_on_commit=False)
@@ -258,17 +260,19 @@ class Worker:
         while not stop.is_set():
             try:
                 self.scheduler.run_due(self.clock())
-                claimed = self.drain_once(stop)
+                claimed = self.drain_once(stop) + self.webhooks.drain_once(stop)
                 errors = 0
             except Exception:
                 errors += 1
                 log.exception("worker error; retrying", extra={"worker": self.name})
                 self.close()
+                self.webhooks.close()
                 stop.wait(min(60.0, poll * 2**errors))
                 continue
             if not claimed:
                 stop.wait(poll)
         self.close()
+        self.webhooks.close()
         log.info("worker stopped", extra={"worker": self.name})
 
 

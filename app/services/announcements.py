@@ -42,7 +42,7 @@ from app.models.list import Delivery, ListKind, MailingList
 from app.models.user import User
 from app.notify.jobs import register_job
 from app.notify.outbox import enqueue, enqueue_many
-from app.services import access, audit, lists, markdown
+from app.services import access, audit, lists, markdown, webhooks
 from app.services.institutions import today
 
 TEMPLATE = "announcements/message"
@@ -435,6 +435,12 @@ def deliver(session: Session, announcement: Announcement, chosen: list[MailingLi
     announcement.sent_at = utcnow()
     announcement.recipients = len(seen)
     session.add(announcement)
+    # Webhooks get it as `GET /announcements/{id}` answers it (a sent one is every member's).
+    webhooks.publish(
+        session,
+        "announcement.sent",
+        lambda: public(announcement, {m.id: m.slug for m in chosen}).model_dump(mode="json"),
+    )
     return len(seen)
 
 

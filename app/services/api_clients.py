@@ -41,6 +41,7 @@ RESOURCES: dict[str, str] = {
     "liaisons": "the directory of people",
     "directory-changes": "directory change requests",
     "tickets": "problem reports, their comments and attachments",
+    "canned-replies": "the support team's saved replies",
     "maintenance": "scheduled maintenance",
     "incidents": "incidents",
     "services": "the service catalogue",
@@ -56,7 +57,7 @@ RESOURCES: dict[str, str] = {
 }
 # Resources no client may use: administration, account invitations, a person's own account.
 NOT_GRANTABLE = frozenset(
-    {"users", "api-clients", "account", "auth", "admin", "invitations", "retention"}
+    {"users", "api-clients", "account", "auth", "admin", "invitations", "retention", "webhooks"}
 )
 ACCOUNT_INVITATIONS = frozenset({"invitation", "invitations"})
 VERBS = {"read": "Read {}", "write": "Change {}"}

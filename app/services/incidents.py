@@ -3,13 +3,13 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import Select, bindparam, func, or_
 from sqlmodel import Session, select
 
 from app.core.config import get_settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, NotFound
-from app.core.pagination import PageParams, Window, columns, construct, fetch_rows
+from app.core.pagination import PageParams, Window, columns, construct, fetch_rows, shaped
 from app.models.incident import (
     Incident,
     IncidentCreate,
@@ -27,7 +27,7 @@ from app.models.labels import label
 from app.models.ticket import CommentCreate, Ticket, TicketStatus, TicketUpdate
 from app.models.user import User
 from app.notify.outbox import enqueue
-from app.services import audit
+from app.services import audit, webhooks
 from app.services.access import Notice, require_staff
 from app.services.maintenance_notices import notice_recipients
 from app.services.service_catalogue import check_services, names_of, service_names
@@ -86,7 +86,14 @@ def list_incidents(
 ) -> Window:
     """Newest first, as `IncidentPublic`, in three statements whatever the page size: the
     incidents (with the total and how many libraries reported each), their updates, their
-    services."""
+    services. Every statement is built once (`pagination.shaped`, bound ids)."""
+    stmt = shaped(("incidents", bool(status)), lambda: _list_statement(bool(status)))
+    window = fetch_rows(session, stmt, page, values={"status": status or None})
+    window.items = _incidents(session, window.items)
+    return window
+
+
+def _list_statement(status: bool) -> Select:
     reports = (
         select(func.count(func.distinct(IncidentTicket.institution)))
         .where(IncidentTicket.incident_id == Incident.id)
@@ -94,11 +101,21 @@ def list_incidents(
     )
     stmt = select(*columns(Incident, IncidentPublic, reports=reports))
     if status:
-        stmt = stmt.where(Incident.status == status)
-    stmt = stmt.order_by(Incident.started_at.desc(), Incident.id.desc())
-    window = fetch_rows(session, stmt, page)
-    window.items = _incidents(session, window.items)
-    return window
+        stmt = stmt.where(Incident.status == bindparam("status"))
+    return stmt.order_by(Incident.started_at.desc(), Incident.id.desc())
+
+
+# A page's related rows, by the page's incident ids.
+_UPDATES_OF = (
+    select(IncidentUpdate.incident_id, *columns(IncidentUpdate, IncidentUpdatePublic))
+    .where(IncidentUpdate.incident_id.in_(bindparam("ids", expanding=True)))
+    .order_by(IncidentUpdate.created_at.desc(), IncidentUpdate.id.desc())
+)
+_SERVICES_OF = (
+    select(IncidentService.incident_id, IncidentService.service)
+    .where(IncidentService.incident_id.in_(bindparam("ids", expanding=True)))
+    .order_by(IncidentService.service)
+)
 
 
 def _incidents(session: Session, rows) -> list[IncidentPublic]:
@@ -107,20 +124,10 @@ def _incidents(session: Session, rows) -> list[IncidentPublic]:
     updates: dict[int, list] = {row["id"]: [] for row in rows}
     services: dict[int, list[str]] = {row["id"]: [] for row in rows}
     if updates:
-        ids = list(updates)
-        found = session.execute(
-            select(IncidentUpdate.incident_id, *columns(IncidentUpdate, IncidentUpdatePublic))
-            .where(IncidentUpdate.incident_id.in_(ids))
-            .order_by(IncidentUpdate.created_at.desc(), IncidentUpdate.id.desc())
-        ).mappings()
-        for update in found:
+        ids = {"ids": list(updates)}
+        for update in session.execute(_UPDATES_OF, ids).mappings():
             updates[update["incident_id"]].append(_build_update(update))
-        linked = session.execute(
-            select(IncidentService.incident_id, IncidentService.service)
-            .where(IncidentService.incident_id.in_(ids))
-            .order_by(IncidentService.service)
-        )
-        for incident_id, service in linked:
+        for incident_id, service in session.execute(_SERVICES_OF, ids):
             services[incident_id].append(service)
     return [
         _build_incident({**row, "services": services[row["id"]], "updates": updates[row["id"]]})
@@ -165,6 +172,7 @@ def create_incident(*, session: Session, actor: User, data: IncidentCreate) -> I
         entity_id=str(incident.id),
         after={**audit.snapshot(incident), "services": incident.services},
     )
+    _publish(session, incident, "incident.created")
     session.commit()
     return incident
 
@@ -202,6 +210,8 @@ def add_update(
     )
     session.flush()
     _notify(session, incident, update)
+    resolved = data.status == IncidentStatus.resolved
+    _publish(session, incident, "incident.resolved" if resolved else "incident.updated")
     session.commit()
     if data.status == IncidentStatus.resolved and data.resolve_tickets and data.ticket_reply:
         resolve_linked_tickets(
@@ -237,6 +247,7 @@ def edit_incident(
         before=old,
         after={k: v for k, v in new.items() if k != "updated_at"},
     )
+    _publish(session, incident, "incident.updated")
     session.commit()
     return incident
 
@@ -319,6 +330,14 @@ def link_ticket(
         )
         session.commit()
     return incident
+
+
+def _publish(session: Session, incident: Incident, event: str) -> None:
+    """Queues `event` for webhooks in this transaction: the incident as
+    `GET /incidents/{id}` answers it (public, so every subscriber gets it)."""
+    webhooks.publish(
+        session, event, lambda: publish(session, [incident])[0].model_dump(mode="json")
+    )
 
 
 def _notify(session: Session, incident: Incident, update: IncidentUpdate) -> None:

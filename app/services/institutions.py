@@ -3,13 +3,22 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, select
 
 from app.core.config import get_settings
 from app.core.db import committed
 from app.core.errors import Conflict, FieldError, Invalid, NotFound
-from app.core.pagination import PageParams, Window, columns, construct, fetch_rows
+from app.core.pagination import (
+    LIKE_ESCAPE,
+    PageParams,
+    Window,
+    columns,
+    construct,
+    fetch_rows,
+    like_escaped,
+    shaped,
+)
 from app.models.institution import (
     Institution,
     InstitutionCreate,
@@ -19,7 +28,7 @@ from app.models.institution import (
     InstitutionUpdate,
 )
 from app.models.user import User
-from app.services import audit
+from app.services import audit, webhooks
 from app.services.access import require_staff
 
 CODE_TAKEN = "Another institution already uses this code or Alma code."
@@ -55,24 +64,32 @@ def list_institutions(
     sort: InstitutionSort = InstitutionSort.name,
     page: PageParams,
 ) -> Window:
-    """One page of `InstitutionPublic`, in one statement (rows as mappings, no ORM objects)."""
+    """One page of `InstitutionPublic`, in one statement (rows as mappings, no ORM objects)
+    built once per combination of filters and sort (`pagination.shaped`)."""
+    shape = (bool(q), bool(status), bool(kind), sort)
+    stmt = shaped(("institutions", *shape), lambda: _list_statement(*shape))
+    values = {"q": like_escaped(q) if q else None, "status": status, "kind": kind}
+    return fetch_rows(session, stmt, page, _public, values)
+
+
+def _list_statement(q: bool, status: bool, kind: bool, sort: InstitutionSort):
     stmt = select(*columns(Institution, InstitutionPublic))
     if q:
+        pattern = bindparam("q")
         stmt = stmt.where(
             or_(
-                Institution.name.icontains(q, autoescape=True),
-                Institution.code.icontains(q, autoescape=True),
-                Institution.city.icontains(q, autoescape=True),
+                Institution.name.icontains(pattern, escape=LIKE_ESCAPE),
+                Institution.code.icontains(pattern, escape=LIKE_ESCAPE),
+                Institution.city.icontains(pattern, escape=LIKE_ESCAPE),
             )
         )
     if status:
-        stmt = stmt.where(Institution.status == status)
+        stmt = stmt.where(Institution.status == bindparam("status"))
     if kind:
-        stmt = stmt.where(Institution.kind == kind)
+        stmt = stmt.where(Institution.kind == bindparam("kind"))
     column = getattr(Institution, sort.value.lstrip("-"))
     order = column.desc() if sort.value.startswith("-") else column.asc()
-    stmt = stmt.order_by(order, Institution.code)
-    return fetch_rows(session, stmt, page, _public)
+    return stmt.order_by(order, Institution.code)
 
 
 def get_institution(*, session: Session, code: str) -> Institution:
@@ -95,6 +112,7 @@ def create_institution(*, session: Session, actor: User, data: InstitutionCreate
     _check_dates(institution)
     with committed(session, CODE_TAKEN, [FieldError("alma_code", "is already taken")]):
         audit.created(session, institution, actor=actor)
+        _publish(session, institution)
     return institution
 
 
@@ -104,16 +122,27 @@ def update_institution(
     require_staff(actor, "edit institutions")
     values = data.model_dump(exclude_unset=True)
     new_status = values.pop("status", None)
-    with (
-        committed(session, CODE_TAKEN, [FieldError("alma_code", "is already taken")]),
-        audit.change(session, institution, actor=actor),
-    ):
-        for key, value in values.items():
-            setattr(institution, key, value)
-        if new_status is not None and new_status != institution.status:
-            _transition(institution, InstitutionStatus(new_status), values)
-        _check_dates(institution)
+    with committed(session, CODE_TAKEN, [FieldError("alma_code", "is already taken")]):
+        with audit.change(session, institution, actor=actor) as changed:
+            for key, value in values.items():
+                setattr(institution, key, value)
+            if new_status is not None and new_status != institution.status:
+                _transition(institution, InstitutionStatus(new_status), values)
+            _check_dates(institution)
+        if changed:
+            _publish(session, institution)
     return institution
+
+
+def _publish(session: Session, institution: Institution) -> None:
+    """`directory.changed` for webhooks, in this transaction: `{"institution": …}` as
+    `GET /institutions/{code}` answers it (the directory is every member's to see)."""
+
+    def payload() -> dict:
+        found = InstitutionPublic.model_validate(institution, from_attributes=True)
+        return {"institution": found.model_dump(mode="json")}
+
+    webhooks.publish(session, "directory.changed", payload)
 
 
 def delete_institution(*, session: Session, actor: User, institution: Institution) -> None:

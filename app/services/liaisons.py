@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, or_
+from sqlalchemy import bindparam, exists, or_
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
@@ -33,7 +33,7 @@ from app.models.liaison import (
     upcoming_on,
 )
 from app.models.user import Role, User
-from app.services import audit
+from app.services import audit, webhooks
 from app.services.access import Notice, notice_roles
 from app.services.institutions import today
 
@@ -152,14 +152,18 @@ def _people(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[Liaison
     appointments; nothing is validated again (the database checked it)."""
     held: dict[int, list] = {row["id"]: [] for row in rows}
     if held:
-        found = session.execute(
-            select(*APPOINTMENT_COLUMNS)
-            .where(Appointment.liaison_id.in_(list(held)))
-            .order_by(Appointment.started_on, Appointment.id)
-        ).mappings()
+        found = session.execute(_APPOINTMENTS_OF, {"ids": list(held)}).mappings()
         for appointment in found:
             held[appointment["liaison_id"]].append(appointment)
     return [_person(row, held[row["id"]]) for row in rows]
+
+
+# Built once (building a statement costs more than running it): a page's appointments.
+_APPOINTMENTS_OF = (
+    select(*APPOINTMENT_COLUMNS)
+    .where(Appointment.liaison_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Appointment.started_on, Appointment.id)
+)
 
 
 def _person(row: Mapping[str, Any], appointments: list[Mapping[str, Any]]) -> LiaisonPublic:
@@ -369,6 +373,7 @@ def apply_create(
     for role in data.roles:
         _appoint(session, actor, liaison, ContactRole(role), start)
     audit.created(session, liaison, actor=actor, exclude=UNAUDITED)
+    _publish(session, liaison, institution.name)
     return liaison
 
 
@@ -380,7 +385,7 @@ def apply_update(
     start = values.pop("started_on", None) or today()
     if "email" in values:
         values["email"] = free_email(session, values["email"], liaison.id)
-    with audit.change(session, liaison, actor=actor, exclude=UNAUDITED):
+    with audit.change(session, liaison, actor=actor, exclude=UNAUDITED) as changed:
         for key, value in values.items():
             setattr(liaison, key, value)
         if roles is not None:
@@ -390,6 +395,8 @@ def apply_update(
             for role in sorted(wanted - held, key=_role_rank):
                 _appoint(session, actor, liaison, role, start)
     _sync_account(session, liaison)
+    if changed:
+        _publish(session, liaison)
 
 
 def apply_end(
@@ -413,6 +420,19 @@ def apply_end(
     with audit.change(session, liaison, actor=actor, action="end", exclude=UNAUDITED):
         _end(session, liaison, targets, today())
     _sync_account(session, liaison)
+    _publish(session, liaison)
+
+
+def _publish(session: Session, liaison: Liaison, institution_name: str | None = None) -> None:
+    """`directory.changed` for webhooks, in this transaction: `{"liaison": …}` as
+    `GET /liaisons/{id}` answers it (the directory is every member's to see)."""
+
+    def payload() -> dict:
+        name = institution_name or session.get(Institution, liaison.institution).name
+        session.flush()  # new appointments get their ids
+        return {"liaison": public(liaison, name).model_dump(mode="json")}
+
+    webhooks.publish(session, "directory.changed", payload)
 
 
 def _current(liaison: Liaison) -> list[Appointment]:
@@ -446,6 +466,8 @@ def _appoint(
             )
             _sync_account(session, session.get(Liaison, holder.liaison_id))
         session.flush()  # the old holder's row ends before the new one is inserted
+        for holder in holders:  # their entry changed too
+            _publish(session, get_liaison(session=session, liaison_id=holder.liaison_id))
     appointment = Appointment(
         liaison_id=liaison.id, institution=liaison.institution, role=role, started_on=start
     )

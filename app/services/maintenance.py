@@ -8,7 +8,7 @@ it). The e-mails a write sends are in `app.services.maintenance_notices`, the .i
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlmodel import Session, select
 
 from app.core.config import get_settings
@@ -27,7 +27,7 @@ from app.models.maintenance import (
     MaintenanceUpdate,
 )
 from app.models.user import User
-from app.services import audit, feeds, recurrence
+from app.services import audit, feeds, recurrence, webhooks
 from app.services.access import require_staff
 from app.services.maintenance_notices import WindowNotice, notify, notify_dropped, snapshot
 from app.services.service_catalogue import check_services, names_of, service_names
@@ -91,18 +91,26 @@ _WINDOW_COLUMNS = (
 _build_window = construct(MaintenancePublic)
 
 
+def _links_of(links, column):
+    """A page's windows' links, by the windows' ids: built once (building a statement costs
+    more than running it)."""
+    wanted = links.maintenance_id.in_(bindparam("ids", expanding=True))
+    return select(links.maintenance_id, column).where(wanted).order_by(column)
+
+
+_SERVICES_OF = _links_of(MaintenanceService, MaintenanceService.service)
+_INSTITUTIONS_OF = _links_of(MaintenanceInstitution, MaintenanceInstitution.institution)
+
+
 def _public_windows(session: Session, rows, now: datetime) -> list[MaintenancePublic]:
     """Window rows as `MaintenancePublic`, with one statement for all their services and one
     for all their institutions (none: every member)."""
     services: dict[int, list[str]] = {row["id"]: [] for row in rows}
     institutions: dict[int, list[str]] = {row["id"]: [] for row in rows}
     if services:
-        for links, column, found in (
-            (MaintenanceService, MaintenanceService.service, services),
-            (MaintenanceInstitution, MaintenanceInstitution.institution, institutions),
-        ):
-            stmt = select(links.maintenance_id, column).where(links.maintenance_id.in_(list(found)))
-            for window_id, value in session.execute(stmt.order_by(column)):
+        ids = {"ids": list(services)}
+        for stmt, found in ((_SERVICES_OF, services), (_INSTITUTIONS_OF, institutions)):
+            for window_id, value in session.execute(stmt, ids):
                 found[window_id].append(value)
     return [
         _build_window(
@@ -152,19 +160,6 @@ def member_choices(*, session: Session) -> list[tuple[str, str]]:
         .order_by(Institution.name)
     )
     return [(code, name) for code, name in session.exec(stmt).all()]
-
-
-def calendar_windows(
-    *,
-    session: Session,
-    service: str | None = None,
-    institution: str | None = None,
-    now: datetime | None = None,
-) -> list[Maintenance]:
-    """What the .ics feed carries: the past ~13 months and everything ahead, cancelled too."""
-    since = (now or utcnow()) - timedelta(days=FEED_DAYS_BACK)
-    stmt = _filtered(service=service, institution=institution).where(Maintenance.ends_at >= since)
-    return list(session.exec(stmt.order_by(Maintenance.starts_at, Maintenance.id)).all())
 
 
 # --- writes -----------------------------------------------------------------------------------
@@ -220,6 +215,8 @@ def create_windows(
         )
     # One announcement per contact, a series' with every window in it (and in its .ics).
     notify(session, windows[0], WindowNotice.announced, series=windows)
+    for window in windows:
+        _publish(session, window, "maintenance.announced")
     session.commit()
     return windows, warnings
 
@@ -272,6 +269,7 @@ def update_window(
         notify(session, window, WindowNotice.changed, changed=sorted(new))
         notify_dropped(session, window, libraries_before, changed=sorted(new))
     warnings = _warnings(session, [window], now) if {"starts_at", "ends_at"} & set(new) else []
+    _publish(session, window, "maintenance.changed")
     session.commit()
     return warnings
 
@@ -294,8 +292,21 @@ def cancel_window(
     window.sequence += 1
     window.updated_at = now
     notify(session, window, WindowNotice.cancelled)
+    _publish(session, window, "maintenance.cancelled")
     session.commit()
     return window
+
+
+def _publish(session: Session, window: Maintenance, event: str) -> None:
+    """Queues `event` for webhooks in this transaction: the window as `GET /maintenance/{id}`
+    answers it (public, so every subscriber gets it)."""
+    webhooks.publish(
+        session,
+        event,
+        lambda: MaintenancePublic.model_validate(window, from_attributes=True).model_dump(
+            mode="json"
+        ),
+    )
 
 
 def may_cancel(window: Maintenance, now: datetime | None = None) -> bool:

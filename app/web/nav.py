@@ -46,6 +46,7 @@ AREAS = (
     Area("Directory", "/institutions", members),
     Area("People", "/liaisons", members),
     Area("Tickets", "/tickets", members),
+    Area("Saved replies", "/canned-replies", staff),
     Area("Announcements", "/announcements", members),
     Area("Events", "/events", members),
     Area("Duties", "/duties", members),
@@ -58,10 +59,12 @@ AREAS = (
         access.may_request_directory_changes,
         count="directory-changes",
     ),
+    Area("Inbound mail", "/inbound-mail", staff),
     Area("Audit", "/audit", staff),
     Area("Admin", "/admin", admins),
     Area("Accounts", "/users", admins),
     Area("API clients", "/api-clients", admins),
+    Area("Webhooks", "/webhooks", admins),
 )
 
 

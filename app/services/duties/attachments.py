@@ -68,9 +68,6 @@ def complete_with_file(
     checked = uploads.read_checked(stream, max_bytes()) if stream is not None else None
     key = uploads.store(directory(), checked[0]) if checked else None
     try:
-        if TaskState(task.state) is TaskState.open:
-            done = TaskUpdate(state=TaskState.done, note=note or None)
-            set_task_state(session=session, actor=actor, task=task, data=done)
         if checked and key:
             content, media_type = checked
             attachment = TaskAttachment(
@@ -87,6 +84,10 @@ def complete_with_file(
             # The audit names the file by id, size and type, never its name (it may name a person).
             after = {"attachment": attachment.id, "size": attachment.size, "type": media_type}
             audit.about(session, task, actor=actor, action="attach", after=after)
+        # The state last: the completion (and its `task.completed` webhook) counts the file.
+        if TaskState(task.state) is TaskState.open:
+            done = TaskUpdate(state=TaskState.done, note=note or None)
+            set_task_state(session=session, actor=actor, task=task, data=done)
         session.commit()
     except Exception:
         session.rollback()

@@ -7,9 +7,9 @@ from app.core.db import utcnow
 from app.core.errors import FieldError, Invalid, NotFound
 from app.models.duty import Duty, DutyAction, Task, TaskPublic, TaskState, TaskUpdate
 from app.models.user import User
-from app.services import audit
+from app.services import audit, webhooks
 from app.services.access import require_library_lead, require_staff
-from app.services.duties.board import get_task
+from app.services.duties.board import build_task, get_task, task_select
 from app.services.duties.schedule import today
 
 
@@ -66,6 +66,19 @@ def _set_state(
             task.completed_by = actor.id
             task.note = data.note if data and target is TaskState.done else None
             task.reason = data.reason if data and target is TaskState.not_applicable else None
+    if target is not TaskState.open:
+        _publish(session, task)
+
+
+def _publish(session: Session, task: Task) -> None:
+    """`task.completed` (done or not applicable) for webhooks unbound or bound to the task's
+    library, in this transaction: the task as `GET /tasks/{id}` answers it (one statement)."""
+
+    def payload() -> dict:
+        row = session.execute(task_select(today()).where(Task.id == task.id)).mappings().one()
+        return build_task(row).model_dump(mode="json")
+
+    webhooks.publish(session, "task.completed", payload, institution=task.institution)
 
 
 def complete_for_action(

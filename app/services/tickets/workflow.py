@@ -1,6 +1,7 @@
 """Changing tickets: filing and numbering, edits, the status workflow, assignment, watchers,
 comments and merging. Each function is one transaction and commits it."""
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
@@ -34,10 +35,16 @@ from app.models.ticket import (
 )
 from app.models.user import Role, User
 from app.notify.jobs import register_job
-from app.services import audit
+from app.services import audit, webhooks
 from app.services.access import is_library_lead, is_staff, require_staff
 from app.services.tickets import notices, sla
-from app.services.tickets.queries import get_ticket, people, watchers_of
+from app.services.tickets.queries import (
+    comment_public,
+    get_ticket,
+    library_view,
+    people,
+    watchers_of,
+)
 from app.services.tickets.records import (
     TEXT_FIELDS,
     add_event,
@@ -137,6 +144,7 @@ def create_ticket(*, session: Session, actor: User, data: TicketCreate) -> Ticke
         _link_incident(session, actor, ticket, incident, now)
     notices.urgent(session, actor, ticket)
     notices.filed(session, actor, ticket)
+    _publish(session, ticket, "ticket.created", watchers)
     session.commit()
     return ticket
 
@@ -297,6 +305,7 @@ def update_ticket(
     _record(session, actor, ticket, events, now)
     after = without_text(new) | ({"watchers": watchers} if watchers is not None else {})
     audited(session, ticket, actor, "update", after, before=without_text(old))
+    _publish(session, ticket, "ticket.updated", watchers)
     session.commit()
     return ticket
 
@@ -317,6 +326,7 @@ def _reason_comment(
     comment = TicketComment(ticket_id=ticket.id, author=actor.id, body=reason, created_at=now)
     session.add(comment)
     session.flush()
+    _publish_reply(session, ticket, comment)
     return [(TicketEventKind.comment, {"comment": comment.id, "internal": False})]
 
 
@@ -448,6 +458,7 @@ def add_comment(
             notices.assignee(session, actor, ticket, "tickets/reply", f"reply:{comment.id}")
         if via is not None:
             notices.redirected(session, via, ticket, f"via:{comment.id}")
+        _publish_reply(session, ticket, comment)
     event = {"comment": comment.id, "internal": data.internal}
     if via is not None:
         event["via"] = via.number
@@ -457,6 +468,38 @@ def add_comment(
     audited(session, ticket, actor, "comment", event)
     session.commit()
     return comment
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+
+def _publish(
+    session: Session,
+    ticket: Ticket,
+    event: str,
+    watchers: Collection[int] | None = None,
+    *,
+    merged_into: str | None = None,
+) -> None:
+    """Queues `event` in this transaction with the ticket as its library sees it, for webhooks
+    unbound or bound to its library; `watchers` when the caller has them (else one statement)."""
+
+    def payload() -> dict:
+        known = watchers_of(session, ticket) if watchers is None else watchers
+        return library_view(ticket, set(known), merged_into).model_dump(mode="json")
+
+    webhooks.publish(session, event, payload, institution=ticket.institution)
+
+
+def _publish_reply(session: Session, ticket: Ticket, comment: TicketComment) -> None:
+    """`ticket.commented` for a public reply (never an internal note): the reply as
+    `GET /tickets/{number}/comments` lists it; its `ticket` is the ticket's number."""
+    webhooks.publish(
+        session,
+        "ticket.commented",
+        lambda: comment_public(comment, ticket).model_dump(mode="json"),
+        institution=ticket.institution,
+    )
 
 
 # --- merge (staff) ----------------------------------------------------------------------------
@@ -496,6 +539,8 @@ def merge_ticket(*, session: Session, actor: User, ticket: Ticket, into: str) ->
     _record(session, actor, ticket, merged, now)
     _record(session, actor, target, [(TicketEventKind.merge, {"from": ticket.number})], now)
     audited(session, ticket, actor, "merge", {"merged_into": target.number})
+    _publish(session, ticket, "ticket.updated", merged_into=target.number)
+    _publish(session, target, "ticket.updated")
     session.commit()
     return target
 
@@ -526,6 +571,7 @@ def close_resolved(*, session: Session, now: datetime | None = None) -> list[str
         notices.followers(session, None, ticket, "tickets/status", key)
         after = {"status": "closed", "automatic": True}
         audited(session, ticket, None, "update", after, before={"status": "resolved"})
+        _publish(session, ticket, "ticket.updated")
     return [t.number for t in due]
 
 
