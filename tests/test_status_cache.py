@@ -1,22 +1,34 @@
-"""`/status` and the feeds rendered once per version of what they show (issue 11 point 3): one
-SQL statement per request while nothing changes, the new version as soon as something does,
-and nobody's page shown to anybody else."""
+"""`/status`, the feeds and `/services` rendered once per version of what they show (issue 11
+point 3): two SQL statements to build a new version (the version, then everything shown), one
+while nothing changes, the new version as soon as something does, in every process, and nobody's
+page shown to anybody else."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import text
 
 from app.models.status import StatusPublic
 from app.models.user import Role
-from app.services import status as service
 from app.web import caching
 
 JSON = {"Accept": "application/json"}
 PAGE = {"Accept": "text/html"}
 FRAGMENT = {"HX-Request": "true"}
+# Every view the cache serves: name → (path, headers).
+VIEWS = {
+    "status json": ("/status", JSON),
+    "status page": ("/status", PAGE),
+    "status fragment": ("/status", FRAGMENT),
+    "atom": ("/feeds/status.atom", {}),
+    "ics": ("/maintenance.ics", {}),
+    "ics for a service": ("/maintenance.ics?service=analytics", {}),
+    "services json": ("/services", JSON),
+    "services page": ("/services", PAGE),
+    "services fragment": ("/services", FRAGMENT),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -26,56 +38,188 @@ def cold_cache() -> Iterator[None]:
     caching.clear()
 
 
-@contextmanager
-def statements(connection) -> Iterator[list[str]]:
-    """The SQL run meanwhile, without the test harness's transaction statements."""
-    seen: list[str] = []
+@pytest.fixture
+def busy(make, client):
+    """Something for every view to show: an active and an upcoming window, an open incident
+    with two updates and a library's report, a resolved one in the last 90 days."""
+    now = datetime.now(UTC)
+    make.window(starts_at=now - timedelta(minutes=10), title="Alma is read-only")
+    make.window(starts_at=now + timedelta(days=3), title="Primo release", services=("analytics",))
+    make.window(starts_at=now - timedelta(days=5), title="Last week's window")
+    incident = make.incident(title="Primo VE slow")
+    make.incident(title="Fixed already", status="resolved", resolved_at=now)
+    _, staff = make.signed_in(Role.consortium_staff)
+    update = {"status": "identified", "body": "The vendor found the cause."}
+    added = client.post(f"/incidents/{incident.id}/updates", json=update, headers=staff)
+    assert added.status_code == 201, added.text
+    return incident
 
-    def count(conn, cursor, statement, *_args) -> None:
-        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK")):
-            seen.append(statement)
 
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
-
-
-@pytest.mark.parametrize("headers", [JSON, PAGE, FRAGMENT], ids=["json", "page", "fragment"])
-def test_a_second_request_costs_one_statement_and_answers_the_same(
-    client, make, connection, headers
-):
-    make.window(starts_at=datetime.now(UTC) - timedelta(minutes=10), title="Alma is read-only")
-    make.incident(title="Primo VE slow")
-    with statements(connection) as first_sql:
-        first = client.get("/status", headers=headers)
-    with statements(connection) as again_sql:
-        again = client.get("/status", headers=headers)
-    assert first.status_code == again.status_code == 200
-    assert len(first_sql) > 2  # built: the fingerprint, then the windows, incidents, services
-    assert len(again_sql) == 1, again_sql  # reused: the fingerprint alone
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_a_new_version_costs_two_statements_and_reusing_it_one(client, busy, counted, view):
+    path, headers = VIEWS[view]
+    with counted() as built:
+        first = client.get(path, headers=headers)
+    with counted() as reused:
+        again = client.get(path, headers=headers)
+    assert first.status_code == again.status_code == 200, first.text
+    assert len(built) == 2, built  # the version, then everything the view shows
+    assert len(reused) == 1, reused  # the version alone
     assert again.content == first.content
-    assert "Alma is read-only" in again.text and "Primo VE slow" in again.text
+
+
+def test_a_reused_status_keeps_its_validator_and_vary(client, busy):
+    first = client.get("/status", headers=PAGE)
+    again = client.get("/status", headers=PAGE)
     assert again.headers["etag"] == first.headers["etag"]
     assert again.headers["vary"] == "Accept, HX-Request"
+    assert "Alma is read-only" in again.text and "The vendor found the cause." in again.text
 
 
-def test_the_cached_json_is_the_status_model(client, make, db):
-    make.window(starts_at=datetime.now(UTC) + timedelta(days=2), title="Next week")
-    client.get("/status")
+def test_what_status_shows_is_what_each_record_reads_on_its_own(client, busy):
+    """The one-statement status page shows every window and incident exactly as its own route
+    (the maintenance and incidents slices' queries) does."""
+    client.get("/status")  # built, then reused below
     body = client.get("/status").json()
-    fresh = service.status_page(session=db)
-    assert StatusPublic.model_validate(body).model_dump(exclude={"generated_at"}) == (
-        fresh.model_dump(exclude={"generated_at"})
-    )
+    windows = body["active"] + body["upcoming"]
+    windows += [w for day in body["history"] for w in day["maintenance"]]
+    incidents = body["incidents"] + [i for day in body["history"] for i in day["incidents"]]
+    assert len({w["id"] for w in windows}) == 3 and len({i["id"] for i in incidents}) == 2
+    for window in windows:
+        assert window == client.get(f"/maintenance/{window['id']}").json()
+    for incident in incidents:
+        assert incident == client.get(f"/incidents/{incident['id']}").json()
+    assert StatusPublic.model_validate(body).overall == "degraded"  # the incident
 
 
-@pytest.mark.parametrize("headers", [JSON, PAGE, FRAGMENT], ids=["json", "page", "fragment"])
-def test_a_write_shows_at_once(client, make, headers):
-    assert "Fresh window" not in client.get("/status", headers=headers).text
-    make.window(starts_at=datetime.now(UTC) + timedelta(days=1), title="Fresh window")
-    assert "Fresh window" in client.get("/status", headers=headers).text
+@dataclass
+class Change:
+    """A change to something the views show, made after every view was rendered and cached;
+    `shows`: view → a text the view must now contain (`-text`: must no longer contain)."""
+
+    name: str
+    make: Callable  # (client, make, staff headers, connection, the busy incident) → None
+    shows: dict[str, str]
+
+
+def _sql(connection, statement: str, **values) -> None:
+    """A write by another process: plain SQL on the database, no portal code in this one."""
+    connection.execute(text(statement), values)
+
+
+STATUS = ("status json", "status page", "status fragment")
+FEEDS = ("atom", "ics", "ics for a service")
+SERVICES = ("services json", "services page", "services fragment")
+CHANGES = [
+    Change(
+        "maintenance created",
+        lambda client, make, staff, connection, incident: client.post(
+            "/maintenance",
+            json={
+                "title": "Fresh window",
+                "starts_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+                "ends_at": (datetime.now(UTC) + timedelta(days=1, hours=2)).isoformat(),
+                "services": ["analytics"],
+            },
+            headers=staff,
+        ),
+        dict.fromkeys((*STATUS, *FEEDS), "Fresh window"),
+    ),
+    Change(
+        "maintenance changed",
+        lambda client, make, staff, connection, incident: client.patch(
+            f"/maintenance/{_window_id(client, 'Primo release')}",
+            json={"title": "Primo release moved"},
+            headers=staff,
+        ),
+        dict.fromkeys((*STATUS, *FEEDS), "Primo release moved"),
+    ),
+    Change(
+        "maintenance cancelled",
+        lambda client, make, staff, connection, incident: client.delete(
+            f"/maintenance/{_window_id(client, 'Primo release')}", headers=staff
+        ),
+        {
+            **dict.fromkeys(STATUS, "-Primo release"),
+            "atom": "Cancelled: Primo release",
+            "ics": "STATUS:CANCELLED",
+            "ics for a service": "STATUS:CANCELLED",
+        },
+    ),
+    Change(
+        "incident update",
+        lambda client, make, staff, connection, incident: client.post(
+            f"/incidents/{incident.id}/updates",
+            json={"status": "monitoring", "body": "A fix is in place."},
+            headers=staff,
+        ),
+        dict.fromkeys((*STATUS, "atom"), "A fix is in place."),
+    ),
+    Change(
+        "a service goes down",
+        lambda client, make, staff, connection, incident: client.post(
+            "/incidents",
+            json={
+                "title": "Network down",
+                "services": ["network"],
+                "body": "Down.",
+                "impact": "outage",
+            },
+            headers=staff,
+        ),
+        {**dict.fromkeys(SERVICES, "outage"), **dict.fromkeys(STATUS, "Network down")},
+    ),
+    Change(
+        "a window starts (the clock, no write)",
+        lambda client, make, staff, connection, incident: _sql(
+            connection,
+            "UPDATE maintenance SET starts_at = :at WHERE title = 'Primo release'",
+            at=datetime.now(UTC) - timedelta(minutes=1),
+        ),
+        {
+            "services json": '"slug":"analytics","status":"maintenance"',
+            "services page": '<li id="analytics" class="s-maintenance">',
+            "services fragment": '<li id="analytics" class="s-maintenance">',
+            "status fragment": '<li class="s-maintenance"><span>Alma Analytics',
+        },
+    ),
+    Change(
+        "another process writes",
+        lambda client, make, staff, connection, incident: _sql(
+            connection,
+            "UPDATE maintenance SET title = 'Renamed elsewhere', updated_at = :at "
+            "WHERE title = 'Primo release'",
+            at=datetime.now(UTC),
+        ),
+        dict.fromkeys((*STATUS, *FEEDS), "Renamed elsewhere"),
+    ),
+]
+
+
+def _window_id(client, title: str) -> int:
+    return next(w["id"] for w in client.get("/maintenance").json()["data"] if w["title"] == title)
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda c: c.name)
+def test_a_change_shows_at_once_on_every_view_that_shows_it(client, make, connection, busy, change):
+    """Every view is rendered and cached first; the next request after the change answers the
+    new version. The cache is keyed by a version read from the database on every request, so
+    a write by plain SQL (as from another process) and the clock show as promptly as a write
+    through this process."""
+    _, staff = make.signed_in(Role.consortium_staff)
+    before = {}
+    for view, (path, headers) in VIEWS.items():
+        before[view] = client.get(path, headers=headers).text
+        assert client.get(path, headers=headers).text == before[view]  # cached now
+    answer = change.make(client, make, staff, connection, busy)
+    assert answer is None or answer.status_code < 300, answer.text
+    for view, expected in change.shows.items():
+        path, headers = VIEWS[view]
+        after = client.get(path, headers=headers).text
+        if expected.startswith("-"):
+            assert expected[1:] in before[view] and expected[1:] not in after, view
+        else:
+            assert expected not in before[view] and expected in after, view
 
 
 def test_a_library_reporting_an_incident_changes_what_status_shows(client, make):
@@ -109,14 +253,12 @@ def test_each_person_sees_their_own_page_around_the_shared_part(client, make):
     assert "Sign in" in pages["anonymous"] and liaison.name not in pages["anonymous"]
 
 
-@pytest.mark.parametrize("path", ["/feeds/status.atom", "/maintenance.ics"])
-def test_feeds_are_reused_until_a_write(client, make, connection, path):
-    make.window(title="First window")
-    first = client.get(path)
-    with statements(connection) as sql:
-        again = client.get(path)
-    assert len(sql) == 1
-    assert again.content == first.content
-    assert again.headers["content-type"] == first.headers["content-type"]
-    make.window(title="Second window")
-    assert "Second window" in client.get(path).text
+def test_a_reused_page_of_services_keeps_its_next_link(client, counted):
+    first = client.get("/services?limit=2", headers=JSON)
+    with counted() as reused:
+        again = client.get("/services?limit=2", headers=JSON)
+    assert len(reused) == 1
+    assert again.json() == first.json() and len(again.json()["data"]) == 2
+    assert again.json()["next"].endswith("/services?offset=2&limit=2")
+    assert again.headers["link"] == first.headers["link"] == f'<{first.json()["next"]}>; rel="next"'
+    assert "etag" not in again.headers  # `/services` promises no validators: none are sent

@@ -20,8 +20,8 @@ from app.models.maintenance import (
 )
 from app.services import feeds
 from app.services import maintenance as service
+from app.services import status as notices
 from app.services.maintenance import MaintenanceSort, When
-from app.services.service_catalogue import service_names
 from app.web.caching import CONDITIONAL, feed
 from app.web.deps import CurrentUser, OptionalUser, Paging, SessionDep, WindowDep
 from app.web.problems import problem_responses
@@ -128,9 +128,9 @@ def maintenance_calendar(
     code = institution.upper() if institution else None
 
     def build(base_url: str) -> bytes:
-        windows = service.calendar_windows(session=session, service=service_, institution=code)
-        names = service_names(session)
-        return feeds.calendar(windows, host=feeds.host_of(base_url), base_url=base_url, names=names)
+        found = notices.calendar_windows(session=session, service=service_, institution=code)
+        host = feeds.host_of(base_url)
+        return feeds.calendar(found.windows, host=host, base_url=base_url, names=found.names)
 
     return feed(
         request,

@@ -6,6 +6,7 @@ from app.core.pagination import Page, page_of_list
 from app.models.service import ServiceCreate, ServicePublic
 from app.services import service_catalogue as service
 from app.services.status import service_statuses
+from app.web.caching import rendered
 from app.web.deps import CurrentUser, OptionalUser, Paging, SessionDep
 from app.web.problems import problem_responses
 from app.web.render import SharedRoute, shared
@@ -28,8 +29,16 @@ def list_services(
 ):
     """Every service: `outage` / `degraded` from open incidents, `maintenance` from an active
     window, otherwise `operational`. Public."""
-    services = service_statuses(session=session)
-    return page_of_list(services, paging, request, response)
+    return rendered(
+        request,
+        response,
+        session,
+        user,
+        template="status/services.html",
+        block="services",
+        build=lambda: page_of_list(service_statuses(session=session), paging, request, response),
+        validators=False,
+    )
 
 
 @router.post(

@@ -46,6 +46,7 @@ def status_feed(session: SessionDep, user: OptionalUser, request: Request, respo
     and incident updates, newest first. Public."""
 
     def build(base_url: str) -> bytes:
-        return feeds.atom_feed(session=session, base_url=base_url)
+        found = service.feed_items(session=session)
+        return feeds.atom_feed(found.windows, found.incidents, names=found.names, base_url=base_url)
 
     return feed(request, response, session, variant="atom", media_type=ATOM, build=build)

@@ -4,7 +4,8 @@ Everything here hangs on `status.fingerprint`, one query that changes whenever a
 status views and feeds show changes. It is the validator (`ETag`) and the key of a small
 per-process cache of what was rendered from it: each process keeps its own copies, but since
 each asks the database for the fingerprint on every request, no process serves a body that
-another process's write has made stale.
+another process's write has made stale. A request costs that one statement while nothing
+changed, and one more (`status.snapshot`) to build the new version when something did.
 """
 
 import hashlib
@@ -78,21 +79,28 @@ def rendered(
     template: str,
     block: str,
     build: Callable[[], BaseModel],
+    validators: bool = True,
 ) -> Response:
-    """A `@shared` resource that changes only with the fingerprint (the status page), in each
-    representation, built once per version: 304 when the client's copy is current; else the
-    data `build()` returns, and its JSON and its `block` (the fragment) rendered once and reused.
+    """A `@shared` resource that changes only with the fingerprint (the status page, the
+    services), in each representation, built once per version: 304 when the client's copy is
+    current; else the data `build()` returns (and the headers it set, e.g. `Link`), and its JSON
+    and its `block` (the fragment) rendered once and reused. `validators=False` for a route whose
+    contract has no `ETag` and no 304: its bodies are reused all the same.
 
     A page is the fragment inside the per-person frame (navigation, name, CSRF token), so only
     the frame is rendered per request. The block is rendered for nobody in particular: what it
     shows must not depend on who asks.
     """
-    seed, unchanged = _validate(request, response, session, user, "")
-    if unchanged is not None:
-        return unchanged
+    if validators:
+        seed, unchanged = _validate(request, response, session, user, "")
+        if unchanged is not None:
+            return unchanged
+    else:
+        seed = service.fingerprint(session=session)[0]
     kind = representation(request)
     key = f"{seed}|{template}|{request.url.query}"
-    data = _cache.get(f"{key}|data", build)
+    data, added = _cache.get(f"{key}|data", lambda: _with_headers(response, build))
+    response.headers.update(added)
     headers = dict(response.headers)
     if kind is Representation.json:
         body = _cache.get(f"{key}|json", lambda: data.model_dump_json().encode())
@@ -170,6 +178,13 @@ def _validate(
     if _not_modified(request, etag, modified):
         return seed, Response(status_code=304, headers={**headers, "Vary": VARY})
     return seed, None
+
+
+def _with_headers(response: Response, build: Callable[[], BaseModel]) -> tuple[BaseModel, dict]:
+    """What `build()` returns, and the headers it added to `response`, to send with every reuse."""
+    before = set(response.headers)
+    data = build()
+    return data, {k: v for k, v in response.headers.items() if k not in before}
 
 
 def _block(request: Request, template: str, block: str, data: BaseModel) -> str:
