@@ -106,21 +106,25 @@ def start_server(
     *,
     seed: Callable[[str], None] | None = None,
     serve_args: Sequence[str] = (),
+    fresh: bool = True,
 ) -> Iterator[str]:
     """Yields the base URL of a portal serving a fresh database with the demo data.
 
     `seed(database_url)` runs after the demo loader and before the server starts, for a
     benchmark that needs more rows than the demo has. `env` overrides settings; `serve_args`
-    are extra `portal serve` options (e.g. `--workers 2`). The server's log (warnings and
-    errors only) goes to /tmp/portal-bench-<port>.log.
+    are extra `portal serve` options (e.g. `--workers 2`). `fresh=False` keeps the database a
+    previous run loaded (only migrating it), for data that takes minutes to generate. The
+    server's log (warnings and errors only) goes to /tmp/portal-bench-<port>.log.
     """
     port = port or free_port()
     environment = {**os.environ, **server_environment(database_url), **(env or {})}
-    reset_database(database_url)
+    if fresh:
+        reset_database(database_url)
+    command = ["demo"] if fresh else ["db", "upgrade"]
     subprocess.run(
-        [PORTAL, "demo"], env=environment, cwd=ROOT, check=True, stdout=subprocess.DEVNULL
+        [PORTAL, *command], env=environment, cwd=ROOT, check=True, stdout=subprocess.DEVNULL
     )
-    if seed:
+    if seed and fresh:
         seed(database_url)
     log_path = TMP / f"portal-bench-{port}.log"
     with log_path.open("w") as log:
@@ -283,6 +287,7 @@ async def _drive(
         "errors": errors,
         "rps": len(latencies) / elapsed if elapsed else 0.0,
         "p50_ms": _percentile(latencies, 50),
+        "p95_ms": _percentile(latencies, 95),
         "p99_ms": _percentile(latencies, 99),
         "cpu_ms": cpu / len(latencies) * 1000 if latencies else math.nan,
     }

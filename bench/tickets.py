@@ -5,7 +5,10 @@ and SQL statements per request, on SQLite (one app process) and PostgreSQL (two,
 asks), and each list query's `EXPLAIN` plan, to show it runs on its index.
 
     .venv/bin/python -m bench.tickets [--tickets 1000000] [--duration 10] [--only sqlite|postgres]
-        [--workers 2] [--no-plans]
+        [--workers 2] [--no-plans] [--reuse]
+
+`--reuse` keeps the tickets a previous run generated (it only migrates the database), so a
+change to a query or an index can be measured again without generating a million rows anew.
 
 The generator writes in bulk (executemany on SQLite, COPY on PostgreSQL) and fills the search
 index in one statement per table, so a million tickets take minutes, not hours.
@@ -123,7 +126,10 @@ def generate(database_url: str, count: int, comments_per_ticket: int = 2) -> Non
             conn.execute(text("DELETE FROM ticket_counter WHERE year = :y"), {"y": year})
             conn.execute(text("INSERT INTO ticket_counter (year, last) VALUES (:y, :n)"),
                          {"y": year, "n": n})  # fmt: skip
-        conn.execute(text("ANALYZE"))
+    # What autovacuum does to a table that has been loaded for a while: statistics, and the
+    # visibility map that lets a count read an index alone (index-only scans).
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if postgres else "ANALYZE"))
     engine.dispose()
     print(
         f"generated {len(tickets):,} tickets and {len(comments):,} comments "
@@ -196,21 +202,28 @@ def _copy_postgres(database_url: str, tickets: list[tuple], comments: list[tuple
             conn.execute(sequence)
 
 
-def deep_cursor(database_url: str, position: int) -> str:
-    """The cursor a client would hold after paging `position` tickets into the staff list."""
+def deep_cursors(database_url: str, position: int) -> tuple[str, str]:
+    """The cursors a client would hold after paging `position` tickets into the staff list
+    (newest first) and into the SLA queue (its tail: the tickets without a running clock)."""
     engine = create_engine(database_url)
     with engine.connect() as conn:
         row = conn.execute(
             text("SELECT id, created_at FROM ticket ORDER BY created_at DESC, id DESC "
                  "LIMIT 1 OFFSET :n"), {"n": position}
         ).one()  # fmt: skip
+        tail = conn.execute(
+            text("SELECT id FROM ticket WHERE sla_due_at IS NULL ORDER BY id LIMIT 1 OFFSET :n"),
+            {"n": position},
+        ).scalar_one()
         total = conn.execute(text("SELECT count(*) FROM ticket")).scalar_one()
     engine.dispose()
     created = row.created_at
     if isinstance(created, str):
         created = datetime.fromisoformat(created).replace(tzinfo=UTC)
-    return encode_cursor(
-        TicketSort.created_desc, created, row.id, min(total, 10_000), total > 10_000
+    shown, capped = min(total, 10_000), total > 10_000
+    return (
+        encode_cursor(TicketSort.created_desc, created, row.id, shown, capped),
+        encode_cursor(TicketSort.sla_due, None, tail, shown, capped),
     )
 
 
@@ -243,6 +256,7 @@ def file_concurrently(base_url: str, bearer: str, clients: int, per_client: int)
         "errors": sum(r[1] != 201 for r in results),
         "rps": len(results) / elapsed,
         "p50_ms": statistics.median(latencies),
+        "p95_ms": latencies[max(0, int(len(latencies) * 0.95) - 1)],
         "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)],
         "gap_free": gap_free,
     }
@@ -281,6 +295,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="app processes on PostgreSQL")
     parser.add_argument("--only", choices=sorted(DATABASES), help="one database only")
     parser.add_argument("--no-plans", action="store_true", help="skip the EXPLAIN output")
+    parser.add_argument("--reuse", action="store_true", help="keep the generated tickets")
+    parser.add_argument("--match", help="only the requests whose label contains this")
     args = parser.parse_args()
     for database in [args.only] if args.only else list(DATABASES):
         url = DATABASES[database]
@@ -289,11 +305,11 @@ def main() -> None:
         serve = ("--workers", str(args.workers)) if database == "postgres" else ()
         processes = args.workers if database == "postgres" else 1
         with start_server(
-            url, seed=lambda u: generate(u, args.tickets), serve_args=serve
+            url, seed=lambda u: generate(u, args.tickets), serve_args=serve, fresh=not args.reuse
         ) as base_url:
             staff = {"Authorization": f"Bearer {token(base_url, STAFF)}"}
             liaison = {"Authorization": f"Bearer {token(base_url, LIAISON)}"}
-            deep = deep_cursor(url, args.tickets // 2)
+            deep, deep_queue = deep_cursors(url, args.tickets // 2)
             number = httpx.get(f"{base_url}/tickets?limit=1&q=alma", headers=staff).json()
             some = number["data"][0]["number"]
             page = {**staff, "Accept": "text/html"}
@@ -302,6 +318,12 @@ def main() -> None:
                 ("staff queue page: open, by SLA due", queue, page),
                 ("staff queue JSON: open, by SLA due", queue, staff),
                 ("staff queue: high priority, by SLA due", f"{queue}&priority=high", staff),
+                ("staff queue: by priority", "/tickets?view=open&sort=priority", staff),
+                ("staff queue page: by priority", "/tickets?view=open&sort=priority", page),
+                ("staff queue: due soon", "/tickets?view=due_soon&sort=sla_due_at", staff),
+                ("staff queue page: due soon", "/tickets?view=due_soon&sort=sla_due_at", page),
+                ("staff queue, deep page (cursor)",
+                 f"/tickets?sort=sla_due_at&cursor={deep_queue}", staff),
                 ("staff list, open, page 1", "/tickets?status=open", staff),
                 ("staff list, priority+category", "/tickets?priority=high&category=cataloging",
                  staff),
@@ -311,34 +333,44 @@ def main() -> None:
                 ("liaison: recently updated", "/tickets?sort=-updated_at", liaison),
                 ("search 'renewal invoice'", "/tickets?q=renewal%20invoice", staff),
                 ("search a rarer word", "/tickets?q=kalomi", staff),
+                ("search a common word", "/tickets?q=loan", staff),
                 ("search + status filter", "/tickets?q=portfolio&status=pending_vendor", staff),
                 ("liaison search 'loan'", "/tickets?q=loan", liaison),
                 ("ticket JSON", f"/tickets/{some}", staff),
                 ("ticket page", f"/tickets/{some}", page),
             ]  # fmt: skip
+            if args.match:
+                scenarios = [s for s in scenarios if args.match in s[0]]
             for label, path, headers in scenarios:
                 httpx.get(base_url + path, headers=headers, timeout=120).raise_for_status()
                 figures = drive(
                     base_url + path, headers, concurrency=args.concurrency, duration=args.duration
                 )
                 sql = count_statements("GET", path, headers, url)
-                rows.append({"request": label, **figures, "sql/req": sql})
+                rows.append({"request": label, **figures, "sql/req": sql, "load": _load1()})
                 print(f"{database}: {rows[-1]}", flush=True)  # kept should a later row fail
                 if not args.no_plans and "Accept" not in headers:
                     print("\n".join([f"  plan of {label}:", *explain(url, path, headers)]))
-            filing = file_concurrently(base_url, token(base_url, LIAISON), args.filers, 25)
-            sql = count_statements(
-                "POST", "/tickets", liaison, url,
-                json={"subject": "Count", "description": "x", "category": "other"},
-            )  # fmt: skip
-            gaps = "gap-free" if filing.pop("gap_free") else "GAPS!"
-            label = f"file a ticket ({args.filers} at once, {gaps})"
-            rows.append({"request": label, **filing, "cpu_ms": float("nan"), "sql/req": sql})
+            if not args.match:
+                filing = file_concurrently(base_url, token(base_url, LIAISON), args.filers, 25)
+                sql = count_statements(
+                    "POST", "/tickets", liaison, url,
+                    json={"subject": "Count", "description": "x", "category": "other"},
+                )  # fmt: skip
+                gaps = "gap-free" if filing.pop("gap_free") else "GAPS!"
+                label = f"file a ticket ({args.filers} at once, {gaps})"
+                rows.append({"request": label, **filing, "cpu_ms": float("nan"), "sql/req": sql,
+                             "load": _load1()})  # fmt: skip
         report(
             rows,
             f"{database}: {args.tickets:,} tickets, {processes} app process(es), "
             f"{args.concurrency} clients, {args.duration:g} s each; load: {_load()}",
         )
+
+
+def _load1() -> float:
+    """The 1-minute load average when a row was taken."""
+    return os.getloadavg()[0]
 
 
 def _load() -> str:

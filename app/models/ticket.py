@@ -238,6 +238,8 @@ class Ticket(TicketBase, table=True):
         Index("ix_ticket_requester_created", "requester", "created_at", "id"),
         Index("ix_ticket_assignee_status_created", "assignee", "status", "created_at", "id"),
         Index("ix_ticket_priority_created", "priority", "created_at", "id"),
+        # The priority queue of open tickets: one range per status and priority (migration 0019).
+        Index("ix_ticket_status_priority_created", "status", "priority", "created_at", "id"),
         Index("ix_ticket_category_created", "category", "created_at", "id"),
         Index("ix_ticket_category_priority_created", "category", "priority", "created_at", "id"),
         Index("ix_ticket_status_resolution_due", "status", "resolution_due_at"),
@@ -247,6 +249,7 @@ class Ticket(TicketBase, table=True):
         Index("ix_ticket_institution_public_updated", "institution", "public_updated_at", "id"),
         # The staff queue in SLA order: only tickets whose clock runs have a due time.
         Index("ix_ticket_sla_due", "sla_due_at", "id"),
+        Index("ix_ticket_status_sla_due", "status", "sla_due_at", "id"),  # the open queue (0019)
     )
 
     id: int | None = Field(default=None, primary_key=True)

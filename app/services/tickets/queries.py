@@ -9,10 +9,11 @@ import base64
 import binascii
 import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
+from itertools import product
 from typing import Any
 
 from sqlalchemy import (
@@ -207,7 +208,9 @@ def _row_select(dialect: str):
 _build = construct(TicketPublic)
 
 
-def _public(row: Row, staff: bool, now: datetime) -> TicketPublic:
+def _public(
+    row: Row | Ticket, staff: bool, now: datetime, watchers: list[int], merged: str | None
+) -> TicketPublic:
     return _build(
         {
             "number": row.number,
@@ -222,9 +225,9 @@ def _public(row: Row, staff: bool, now: datetime) -> TicketPublic:
             "product": row.product,
             "environment": row.environment,
             "vendor_case": row.vendor_case,
-            "watchers": sorted(map(int, row.watcher_ids.split(","))) if row.watcher_ids else [],
+            "watchers": watchers,
             "contains_patron_data": row.contains_patron_data,
-            "merged_into": row.merged_number,
+            "merged_into": merged,
             "created_at": row.created_at,
             "updated_at": row.updated_at if staff else row.public_updated_at,
             "first_response_at": row.first_response_at,
@@ -239,7 +242,19 @@ def _public(row: Row, staff: bool, now: datetime) -> TicketPublic:
 def to_public(rows: Sequence[Row], actor: User) -> list[TicketPublic]:
     """The JSON shape of rows read by `_row_statement`, as `actor` may see them."""
     staff, now = is_staff(actor), utcnow()
-    return [_public(row, staff, now) for row in rows]
+    return [_public(row, staff, now, _ids(row.watcher_ids), row.merged_number) for row in rows]
+
+
+def _ids(joined: str | None) -> list[int]:
+    return sorted(map(int, joined.split(","))) if joined else []
+
+
+def library_view(
+    ticket: Ticket, watchers: Collection[int], merged_into: str | None = None
+) -> TicketPublic:
+    """The ticket as its own library sees it (no staff-only value), built from the row in hand
+    without a statement: what a webhook receives (`app.services.webhooks`)."""
+    return _public(ticket, False, utcnow(), sorted(watchers), merged_into)
 
 
 def public(session: Session, ticket: Ticket, actor: User) -> TicketPublic:
@@ -278,17 +293,20 @@ def list_tickets(
     `COUNT_CAP`: no list, search included, counts an unbounded match set. One statement, the
     count included (two for the SLA queue's last page), whatever the page size."""
     conditions = [visible(actor), *filter_conditions(session, actor, filters)]
+    counted = _capped_count(conditions, _searched(session, actor, filters))
     position = decode_cursor(cursor, filters.sort) if cursor else None
     head = _row_statement(session)
     if position is None:  # the first page carries the count in its own statement
-        head = head.add_columns(_capped_count(conditions).label("matching"))
+        head = head.add_columns(counted.label("matching"))
     else:
         offset = 0
     if filters.sort is TicketSort.sla_due:
-        rows = _by_deadline(session, head, conditions, position, limit, offset)
+        statuses = _allowed_statuses(filters)
+        rows = _by_deadline(session, head, conditions, position, limit, offset, statuses)
         key = col(Ticket.sla_due_at)
     elif filters.sort is TicketSort.priority:
-        rows = _by_priority(session, head, conditions, position, limit, offset)
+        statuses = _allowed_statuses(filters)
+        rows = _by_priority(session, head, conditions, position, limit, offset, statuses)
         key = col(Ticket.created_at)
     else:
         key = _sort_column(filters.sort, actor)
@@ -305,7 +323,7 @@ def list_tickets(
     else:
         found = rows[0].matching if rows else 0
         if not rows and offset:  # a page past the end has no row to carry the count
-            found = session.scalar(select(_capped_count(conditions))) or 0
+            found = session.scalar(select(counted)) or 0
         total, capped = min(found, COUNT_CAP), found > COUNT_CAP
     following = None
     if len(rows) > limit:
@@ -327,10 +345,25 @@ def _sort_column(sort: TicketSort, actor: User):
     return col(getattr(Ticket, name))
 
 
-def _capped_count(conditions: list):
-    """How many tickets match, counting at most COUNT_CAP + 1 of them (one more says "more")."""
-    matching = select(Ticket.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
-    return select(func.count()).select_from(matching).scalar_subquery()
+def _capped_count(conditions: list, searched=None):
+    """How many tickets match, counting at most COUNT_CAP + 1 of them (one more says "more");
+    a search's own statement when it has one (`_searched`)."""
+    if searched is None:
+        searched = select(Ticket.id).where(*conditions).limit(COUNT_CAP + 1)
+    return select(func.count()).select_from(searched.subquery()).scalar_subquery()
+
+
+def _searched(session: Session, actor: User, f: TicketFilters):
+    """On SQLite, a staff search's matches in the index's order, at most COUNT_CAP + 1
+    (`search.capped`), when words are its only condition. Otherwise the planner's `IN` is kept:
+    with a filter, a library user's visibility or a ticket number beside the words, walking an
+    index and probing the match list beats reading matches to find the few that pass; on
+    PostgreSQL the GIN index yields matches in no ticket order (bench/README.md)."""
+    if session.get_bind().dialect.name != "sqlite" or not f.q or not is_staff(actor):
+        return None
+    if search.ticket_number(f.q, utcnow()) or filter_conditions(session, actor, replace(f, q=None)):
+        return None
+    return search.capped(f.q, cap=COUNT_CAP + 1)
 
 
 def _page(session: Session, head, where: list, order: tuple, limit: int, offset: int) -> list:
@@ -340,9 +373,18 @@ def _page(session: Session, head, where: list, order: tuple, limit: int, offset:
     return list(session.execute(head.join(ids, ids.c.id == Ticket.id).order_by(*order)).all())
 
 
-def _by_deadline(session, head, conditions, position: Position | None, limit: int, offset: int):
+def _by_deadline(
+    session,
+    head,
+    conditions,
+    position: Position | None,
+    limit: int,
+    offset: int,
+    statuses: list[TicketStatus] | None,
+):
     """The SLA queue: tickets whose clock runs by their next deadline (the index's order on
-    both databases), then the others (waiting or done) by id. Each part is an index range."""
+    both databases), then the others (waiting or done) by id. Each part is an index range;
+    when the filters allow only some statuses (the open queue), one range per status."""
     due = col(Ticket.sla_due_at)
     rows: list = []
     if position is None or position.value is not None:
@@ -350,7 +392,11 @@ def _by_deadline(session, head, conditions, position: Position | None, limit: in
         if position is not None:
             bound = tuple_(literal(position.value, due.type), literal(position.last_id))
             running.append(tuple_(due, Ticket.id) > bound)
-        rows = _page(session, head, running, (due, col(Ticket.id)), limit + 1, offset)
+        order = (due, col(Ticket.id))
+        if statuses:
+            rows = _page_by_status(session, head, running, statuses, limit + 1, offset)
+        else:
+            rows = _page(session, head, running, order, limit + 1, offset)
     if len(rows) > limit:
         return rows
     skip = 0
@@ -364,33 +410,93 @@ def _by_deadline(session, head, conditions, position: Position | None, limit: in
     return rows + _page(session, head, rest, (col(Ticket.id),), limit + 1 - len(rows), skip)
 
 
-def _by_priority(session, head, conditions, position: Position | None, limit: int, offset: int):
+def _page_by_status(session, head, where: list, statuses, limit: int, offset: int) -> list:
+    """`_page` in deadline order for a list of some statuses: one ordered range of
+    `ix_ticket_status_sla_due` per status, merged. PostgreSQL reads an IN list in the order of
+    the list, not of the column after it, and took a sort of every running ticket (a bitmap of
+    two indexes) for cheaper than a walk of the deadline index filtering on status."""
+    due = col(Ticket.sla_due_at)
+    parts = [
+        select(Ticket.id, due)
+        .where(*where, Ticket.status == status)
+        .order_by(due, col(Ticket.id))
+        .limit(limit + offset)
+        .subquery()
+        for status in statuses
+    ]
+    found = union_all(*(select(p.c.id, p.c.sla_due_at) for p in parts)).subquery()
+    ids = (
+        select(found.c.id)
+        .order_by(found.c.sla_due_at, found.c.id)
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
+    stmt = head.join(ids, ids.c.id == Ticket.id).order_by(due, col(Ticket.id))
+    return list(session.execute(stmt).all())
+
+
+def _by_priority(
+    session,
+    head,
+    conditions,
+    position: Position | None,
+    limit: int,
+    offset: int,
+    statuses: list[TicketStatus] | None,
+):
     """The priority queue in one statement: each priority's first rows, oldest first (an index
-    range of `ix_ticket_priority_created` each), merged and cut to the page. A cursor skips the
-    priorities before its own and continues its own after the last row."""
+    range of `ix_ticket_priority_created` each), merged and cut to the page. When the filters
+    allow only some statuses (the open queue), one part per priority and status, a range of
+    `ix_ticket_status_priority_created` each: open tickets are the newest few, and a walk from
+    the oldest ticket filtering on status would pass every closed one first (5 s at a million).
+    A cursor skips the priorities before its own and continues its own after the last row."""
     wanted = limit + 1 + offset
     start = PRIORITY_ORDER.index(position.priority) if position and position.priority else 0
     parts = []
-    for priority in PRIORITY_ORDER[start:]:
+    for priority, status in product(PRIORITY_ORDER[start:], statuses or [None]):
         where = [*conditions, Ticket.priority == priority]
+        if status is not None:
+            where.append(Ticket.status == status)
         if position is not None and priority is position.priority:
             bound = tuple_(
                 literal(position.value, Ticket.created_at.type), literal(position.last_id)
             )
             where.append(tuple_(Ticket.created_at, Ticket.id) > bound)
         part = (
-            select(Ticket.id)
+            select(Ticket.id, Ticket.priority, Ticket.created_at)
             .where(*where)
             .order_by(col(Ticket.created_at), col(Ticket.id))
             .limit(wanted)
             .subquery()
         )
-        parts.append(select(part.c.id))
-    ids = union_all(*parts).subquery()
-    rank = case({p.value: n for n, p in enumerate(PRIORITY_ORDER)}, value=Ticket.priority)
-    order = (rank, col(Ticket.created_at), col(Ticket.id))
-    stmt = head.join(ids, ids.c.id == Ticket.id).order_by(*order).limit(limit + 1).offset(offset)
-    return list(session.execute(stmt).all())
+        parts.append(select(part.c.id, part.c.priority, part.c.created_at))
+    # The page's ids from the index entries alone; then the columns of those rows only.
+    found = union_all(*parts).subquery()
+    ids = (
+        select(found.c.id)
+        .order_by(_rank(found.c.priority), found.c.created_at, found.c.id)
+        .limit(limit + 1)
+        .offset(offset)
+        .subquery()
+    )
+    order = (_rank(Ticket.priority), col(Ticket.created_at), col(Ticket.id))
+    return list(session.execute(head.join(ids, ids.c.id == Ticket.id).order_by(*order)).all())
+
+
+def _rank(priority):
+    """A priority's place in the queue: system down first."""
+    return case({p.value: n for n, p in enumerate(PRIORITY_ORDER)}, value=priority)
+
+
+def _allowed_statuses(f: TicketFilters) -> list[TicketStatus] | None:
+    """The statuses `filter_conditions` lets through, in order; None when it allows all."""
+    allowed = set(f.statuses) if f.statuses else set(TicketStatus)
+    if f.view in (TicketView.open, TicketView.unassigned, TicketView.mine):
+        allowed &= {s for s in TicketStatus if not s.done}
+    elif f.view is TicketView.breaching:
+        allowed &= {s for s in TicketStatus if not s.done and not s.paused}
+    return None if allowed == set(TicketStatus) else [s for s in TicketStatus if s in allowed]
 
 
 def due_soon_cutoff(now: datetime) -> datetime:

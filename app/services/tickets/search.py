@@ -77,15 +77,30 @@ def matching(q: str, *, dialect: str, include_internal: bool) -> ColumnElement[b
         if not include_internal:
             stmt = stmt.where(_fts.c.internal == False)  # noqa: E712
     else:
-        # The rowid holds the ticket; notes are a column of their own (migration 0004).
-        phrase = " ".join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*'])
-        query = phrase if include_internal else f"{{subject body}} : ({phrase})"
-        stmt = (
-            select(text("rowid >> 32"))
-            .select_from(text("ticket_fts"))
-            .where(text("ticket_fts MATCH :fts_q").bindparams(fts_q=query))
-        )
+        stmt = _rowids(words, include_internal)
     return Ticket.id.in_(stmt)
+
+
+def _rowids(words: list[str], include_internal: bool) -> Select:
+    """The tickets of the matching FTS5 rows: the rowid holds the ticket, and notes are a column
+    of their own (migration 0004) that a library user's query leaves out."""
+    phrase = " ".join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*'])
+    query = phrase if include_internal else f"{{subject body}} : ({phrase})"
+    return (
+        select(text("rowid >> 32"))
+        .select_from(text("ticket_fts"))
+        .where(text("ticket_fts MATCH :fts_q").bindparams(fts_q=query))
+    )
+
+
+def capped(q: str, *, cap: int) -> Select | None:
+    """SQLite: at most `cap` tickets a staff search (notes included) matches, read in the index's
+    rowid order so that the scan stops at `cap` (a count "exact up to 10,000"); None when the
+    query has no words. A ticket can match more than once (its text, its comments), and `IN`
+    gathers every match to drop the repeats: for a common word, most of a million-row index.
+    The rowids hold the ticket and come in order, so repeats are dropped as they come."""
+    words = terms(q)
+    return _rowids(words, include_internal=True).distinct().limit(cap) if words else None
 
 
 # --- forgetting redacted text -----------------------------------------------------------------
