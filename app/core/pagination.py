@@ -5,13 +5,14 @@ and turn them into their public models with `construct` (no validation: the data
 checked every value), so a page costs one statement and no ORM objects, whatever its size.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlmodel import Session
 
 from app.core.config import get_settings
@@ -61,23 +62,65 @@ def fetch_rows(
     stmt: Select,
     params: PageParams,
     build: Callable[[Mapping[str, Any]], Any] = dict,
+    values: Mapping[str, Any] | None = None,
 ) -> Window:
     """One page of `stmt`'s rows as mappings (each passed through `build`), and the total, in
     one statement: the count is an uncorrelated scalar subquery the database runs once (an
     index-only count, unlike `count(*) OVER ()`, which reads every matching row). Only a page
-    past the end, which has no row to carry the total, costs a second statement."""
-    counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+    past the end, which has no row to carry the total, costs a second statement.
+
+    With `values`, `stmt` is a statement built once per filter shape (`shaped`) whose
+    `bindparam`s `values` fills: its paged and counted forms are built once too, so the
+    request pays for neither building them nor their cache keys."""
+    if values is None:
+        paged, counted = _paged(stmt)
+        bound: dict[str, Any] = {}
+    else:
+        paged, counted = _PAGED.get(stmt) or _PAGED.setdefault(stmt, _paged(stmt))
+        bound = dict(values)
     rows = (
-        session.execute(
-            stmt.add_columns(counted.scalar_subquery().label("_total"))
-            .limit(params.limit)
-            .offset(params.offset)
-        )
+        session.execute(paged, {**bound, "_limit": params.limit, "_offset": params.offset})
         .mappings()
         .all()
     )
-    total = rows[0]["_total"] if rows else (session.scalar(counted) if params.offset else 0)
+    total = rows[0]["_total"] if rows else (session.scalar(counted, bound) if params.offset else 0)
     return Window(items=[build(row) for row in rows], total=total or 0)
+
+
+def _paged(stmt: Select) -> tuple[Select, Select]:
+    """`stmt` with the total as a column and the page's bounds as parameters; and the count."""
+    counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+    paged = (
+        stmt.add_columns(counted.scalar_subquery().label("_total"))
+        .limit(bindparam("_limit", type_=Integer))
+        .offset(bindparam("_offset", type_=Integer))
+    )
+    return paged, counted
+
+
+LIKE_ESCAPE = "/"
+
+
+def like_escaped(text: str) -> str:
+    """`text` for `contains(bindparam(...), escape=LIKE_ESCAPE)`, matched literally: what
+    `autoescape=True` does, which only works on a value known when the statement is built."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+# Statements built once per filter shape, and their paged forms: a few dozen at most (each
+# key is a fixed combination of filters and sort order, never a filter's value).
+_SHAPES: dict[Hashable, Select] = {}
+_PAGED: dict[Select, tuple[Select, Select]] = {}
+
+
+def shaped(key: Hashable, build: Callable[[], Select]) -> Select:
+    """The statement `build()` makes for `key`, built on first use. `key` must name every
+    choice that changes the SQL (which filters apply, the sort); the values go in as
+    `bindparam`s, given to `fetch_rows(..., values=...)`."""
+    found = _SHAPES.get(key)
+    if found is None:
+        found = _SHAPES.setdefault(key, build())
+    return found
 
 
 def construct(model: type[M]) -> Callable[[Mapping[str, Any]], M]:
@@ -104,6 +147,16 @@ def construct(model: type[M]) -> Callable[[Mapping[str, Any]], M]:
 def columns(table: type, model: type, **others: Any) -> list:
     """The columns of `table` that `model` shows, labelled by field name, plus `others`
     (expressions for the fields that are not plain columns)."""
+    return list(_labelled(table, model, others) if others else _plain_columns(table, model))
+
+
+@cache
+def _plain_columns(table: type, model: type) -> tuple:
+    """Labelled once: an expression is immutable, so every statement can share it."""
+    return tuple(_labelled(table, model, {}))
+
+
+def _labelled(table: type, model: type, others: Mapping[str, Any]) -> list:
     found = []
     for name in model.model_fields:
         if name in others:

@@ -100,8 +100,29 @@ def create_access_token(subject: str, session_id: str) -> tuple[str, TokenClaims
     return token, claims
 
 
+# Tokens whose signature and claims were verified, by (secret, token): a request repeating a
+# token skips the verification (≈ 40 µs) but not the expiry check, and never the database
+# lookup that catches a revoked sign-in or disabled account (`auth.authenticate`). Holds only
+# what the token itself says, so it is right in every process; cleared when full.
+_VERIFIED: dict[tuple[str, str], TokenClaims] = {}
+_VERIFIED_MAX = 4096
+
+
 def decode_access_token(token: str) -> TokenClaims | None:
     """The token's claims, or None for any token that is not ours, is tampered or expired."""
+    key = (_secret(), token)
+    claims = _VERIFIED.get(key)
+    if claims is None:
+        claims = _verify_access_token(token)
+        if claims is None:
+            return None
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        _VERIFIED[key] = claims
+    return claims if utcnow() < claims.expires_at else None
+
+
+def _verify_access_token(token: str) -> TokenClaims | None:
     try:
         payload = jwt.decode(
             token,

@@ -7,12 +7,22 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import Select, bindparam
 from sqlmodel import Session, SQLModel, select
 
 from app.core.config import get_settings
 from app.core.context import request_id_var
 from app.core.db import utcnow
-from app.core.pagination import PageParams, Window, columns, construct, fetch_rows
+from app.core.pagination import (
+    LIKE_ESCAPE,
+    PageParams,
+    Window,
+    columns,
+    construct,
+    fetch_rows,
+    like_escaped,
+    shaped,
+)
 from app.models.audit import AuditEntry, AuditEntryPublic
 from app.models.user import User
 
@@ -165,22 +175,41 @@ class AuditFilter:
 EXPORT_LIMIT = 50_000
 
 
-def _filtered(found: AuditFilter):
+def _filtered(found: AuditFilter) -> tuple[Select, dict[str, Any]]:
+    """The statement for the filters that are set, built once per such combination
+    (`pagination.shaped`), and the values of its parameters."""
+    values = {
+        "entity_type": found.entity_type or None,
+        "entity_id": found.entity_id or None,
+        "actor": found.actor,
+        "who": like_escaped(found.who.strip()) if found.who else None,
+        "action": found.action or None,
+        "date_from": _day_start(found.date_from) if found.date_from else None,
+        "date_to": _day_start(found.date_to + timedelta(days=1)) if found.date_to else None,
+    }
+    shape = tuple(value is not None for value in values.values())
+    return shaped(("audit", *shape), lambda: _statement(*shape)), values
+
+
+def _statement(
+    entity_type: bool, entity_id: bool, actor: bool, who: bool, action: bool, since: bool,
+    until: bool,
+) -> Select:  # fmt: skip
     stmt = select(*columns(AuditEntry, AuditEntryPublic))
-    if found.entity_type:
-        stmt = stmt.where(AuditEntry.entity_type == found.entity_type)
-    if found.entity_id:
-        stmt = stmt.where(AuditEntry.entity_id == found.entity_id)
-    if found.actor is not None:
-        stmt = stmt.where(AuditEntry.actor == found.actor)
-    if found.who:
-        stmt = stmt.where(AuditEntry.actor_name.icontains(found.who.strip(), autoescape=True))
-    if found.action:
-        stmt = stmt.where(AuditEntry.action == found.action)
-    if found.date_from:
-        stmt = stmt.where(AuditEntry.at >= _day_start(found.date_from))
-    if found.date_to:
-        stmt = stmt.where(AuditEntry.at < _day_start(found.date_to + timedelta(days=1)))
+    if entity_type:
+        stmt = stmt.where(AuditEntry.entity_type == bindparam("entity_type"))
+    if entity_id:
+        stmt = stmt.where(AuditEntry.entity_id == bindparam("entity_id"))
+    if actor:
+        stmt = stmt.where(AuditEntry.actor == bindparam("actor"))
+    if who:
+        stmt = stmt.where(AuditEntry.actor_name.icontains(bindparam("who"), escape=LIKE_ESCAPE))
+    if action:
+        stmt = stmt.where(AuditEntry.action == bindparam("action"))
+    if since:
+        stmt = stmt.where(AuditEntry.at >= bindparam("date_from"))
+    if until:
+        stmt = stmt.where(AuditEntry.at < bindparam("date_to"))
     return stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
 
 
@@ -199,12 +228,14 @@ def list_entries(
 ) -> Window:
     """Newest first, as `AuditEntryPublic`, in one statement (the total included)."""
     found = filters or AuditFilter(entity_type=entity_type, entity_id=entity_id)
-    return fetch_rows(session, _filtered(found), page, _public)
+    stmt, values = _filtered(found)
+    return fetch_rows(session, stmt, page, _public, values)
 
 
 def export_entries(*, session: Session, filters: AuditFilter) -> list[AuditEntryPublic]:
     """Every entry the filters match (up to `EXPORT_LIMIT`), newest first, for a file."""
-    rows = session.execute(_filtered(filters).limit(EXPORT_LIMIT)).mappings()
+    stmt, values = _filtered(filters)
+    rows = session.execute(stmt.limit(EXPORT_LIMIT), values).mappings()
     return [_public(row) for row in rows]
 
 

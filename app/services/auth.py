@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, insert, or_, update
+from sqlalchemy import bindparam, case, delete, insert, or_, update
 from sqlmodel import Session, select
 
 from app.core import security
@@ -202,21 +202,30 @@ class Authenticated:
     last_seen_at: datetime
 
 
+# Built once: building a statement and its cache key costs SQLAlchemy about four times what
+# running it does, and every signed-in request runs this one (bench/README.md, issue 11).
+_LIVE_USER = (
+    select(User, UserSession.last_seen_at)
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(
+        UserSession.id == bindparam("session_id"),
+        UserSession.revoked_at.is_(None),
+        UserSession.expires_at > bindparam("now"),
+        User.id == bindparam("user_id"),
+        User.active,
+    )
+)
+
+
 def authenticate(*, session: Session, token: str) -> Authenticated | None:
-    """The user behind a token: one indexed lookup of the user joined to a live session."""
+    """The user behind a token: one indexed lookup of the user joined to a live session, so a
+    revoked sign-in or a disabled account fails at once, in every process."""
     claims = security.decode_access_token(token)
     if claims is None or not claims.subject.isdigit():
         return None
     row = session.exec(
-        select(User, UserSession.last_seen_at)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(
-            UserSession.id == claims.session_id,
-            UserSession.revoked_at.is_(None),
-            UserSession.expires_at > utcnow(),
-            User.id == int(claims.subject),
-            User.active,
-        )
+        _LIVE_USER,
+        params={"session_id": claims.session_id, "now": utcnow(), "user_id": int(claims.subject)},
     ).first()
     return Authenticated(row[0], claims, row[1]) if row else None
 

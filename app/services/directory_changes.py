@@ -5,13 +5,13 @@ transaction as the decision and its audit entries; the requester is told by e-ma
 """
 
 from pydantic import ValidationError
-from sqlalchemy import func
+from sqlalchemy import Select, bindparam, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from app.core.db import committed, utcnow
 from app.core.errors import Conflict, FieldError, Invalid, NotFound, PermissionDenied
-from app.core.pagination import PageParams, Window, columns, construct, fetch_rows
+from app.core.pagination import PageParams, Window, columns, construct, fetch_rows, shaped
 from app.models.directory_change import (
     ChangeKind,
     ChangeStatus,
@@ -109,7 +109,22 @@ def list_changes(
     institution: str | None = None,
 ) -> Window:
     """Staff see every request; a library sees its own institution's. One statement: the
-    requester's and the person's names are joined in."""
+    requester's and the person's names are joined in. Built once per combination of filters
+    (`pagination.shaped`)."""
+    staff = is_staff(actor)
+    values = {
+        "own": None if staff else _readable(actor),
+        "institution": institution.strip().upper() if institution else None,
+        "status": status or None,
+    }
+    # A library user whose role reads no institution's requests: `institution IS NULL`.
+    scope = "all" if staff else ("own" if values["own"] is not None else "none")
+    shape = (scope, values["institution"] is not None, values["status"] is not None)
+    stmt = shaped(("directory_changes", *shape), lambda: _list_statement(*shape))
+    return fetch_rows(session, stmt, page, _public_row, values)
+
+
+def _list_statement(scope: str, institution: bool, status: bool) -> Select:
     requester = aliased(User)
     stmt = (
         select(
@@ -120,14 +135,15 @@ def list_changes(
         .outerjoin(requester, requester.id == DirectoryChange.requester)
         .outerjoin(Liaison, Liaison.id == DirectoryChange.liaison_id)
     )
-    if not is_staff(actor):
-        stmt = stmt.where(DirectoryChange.institution == _readable(actor))
+    if scope == "own":
+        stmt = stmt.where(DirectoryChange.institution == bindparam("own"))
+    elif scope == "none":
+        stmt = stmt.where(DirectoryChange.institution.is_(None))
     if institution:
-        stmt = stmt.where(DirectoryChange.institution == institution.strip().upper())
+        stmt = stmt.where(DirectoryChange.institution == bindparam("institution"))
     if status:
-        stmt = stmt.where(DirectoryChange.status == status)
-    stmt = stmt.order_by(DirectoryChange.created_at.desc(), DirectoryChange.id.desc())
-    return fetch_rows(session, stmt, page, _public_row)
+        stmt = stmt.where(DirectoryChange.status == bindparam("status"))
+    return stmt.order_by(DirectoryChange.created_at.desc(), DirectoryChange.id.desc())
 
 
 def _public_row(row) -> DirectoryChangePublic:
