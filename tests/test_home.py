@@ -257,6 +257,7 @@ def test_undelivered_mail_is_for_admins_only(client, world, make, db):
     db.commit()
     found = counts(widget(client, world, world.admin, "mail").text)
     assert found["given up"] == (1, "/admin") and found["failed, to be tried again"][0] == 0
+    assert found["webhook events given up"] == (0, "/webhooks")
     assert widget(client, world, world.staff, "mail").status_code == 404
     assert (
         'hx-get="/home/mail"'
@@ -392,3 +393,37 @@ def test_the_institution_page_links_to_its_tickets_and_maintenance(
     page = client.get(f"/institutions/{world.own.code}", headers={**world.headers(user), **PAGE})
     assert f'href="/maintenance?institution={world.own.code}"' in page.text
     assert (f'href="/tickets?institution={world.own.code}"' in page.text) is sees_tickets
+
+
+def test_undelivered_webhook_events_for_admins(client, world, db):
+    from app.models.webhook import WebhookDelivery
+    from tests.routes import webhook
+
+    hook = webhook(world)
+    delivery = db.get(WebhookDelivery, hook["delivery_id"])
+    delivery.state = OutboxState.dead
+    db.add(delivery)
+    db.commit()
+    found = counts(widget(client, world, world.admin, "mail").text)
+    assert found["webhook events given up"] == (1, "/webhooks")
+    assert found["webhook events failed, to be tried again"][0] == 0
+
+
+def test_refused_mail_this_week_needs_staff_attention(client, world, db):
+    from app.models.inbound_mail import InboundMail, InboundOutcome
+
+    def received(key: str, days_ago: int) -> InboundMail:
+        return InboundMail(
+            message_key=key,
+            sender="stranger@example.net",
+            subject="Hello",
+            outcome=InboundOutcome.rejected,
+            reason="We do not know this sender.",
+            received_at=datetime.now(UTC) - timedelta(days=days_ago),
+        )
+
+    assert "refused" not in widget(client, world, world.staff, "attention").text
+    db.add_all([received("<a@x>", 1), received("<b@x>", 2), received("<old@x>", 9)])
+    db.commit()
+    found = counts(widget(client, world, world.staff, "attention").text)
+    assert found["e-mails to the portal refused in the last 7 days"] == (2, "/inbound-mail")

@@ -29,8 +29,10 @@ from app.services import (
     incidents,
     institutions,
     liaisons,
+    mail_in,
     maintenance,
     outbox,
+    webhooks,
 )
 from app.services import home as service
 from app.services import tickets as ticket_service
@@ -120,7 +122,9 @@ def _attention(session: Session, user: User) -> dict[str, Any]:
         TicketFilters(view=TicketView.due_soon),
     ]
     found = service.urgent_tickets(session=session, actor=user, queues=urgent, first=SYSTEM_DOWN)
-    return {"urgent": found, "now": utcnow()}
+    week_ago = utcnow() - timedelta(days=7)
+    refused = mail_in.refused_since(session=session, actor=user, since=week_ago)
+    return {"urgent": found, "now": utcnow(), "refused_mail": refused}
 
 
 def _waiting(session: Session, user: User) -> dict[str, Any]:
@@ -197,7 +201,13 @@ def _incidents(session: Session, user: User) -> dict[str, Any]:
 
 def _mail(session: Session, user: User) -> dict[str, Any]:
     counts = outbox.counts(session=session, actor=user)
-    return {"failed": counts[OutboxState.failed], "dead": counts[OutboxState.dead]}
+    hooks = webhooks.undelivered(session=session, actor=user)
+    return {
+        "failed": counts[OutboxState.failed],
+        "dead": counts[OutboxState.dead],
+        "hooks_failed": hooks[OutboxState.failed],
+        "hooks_dead": hooks[OutboxState.dead],
+    }
 
 
 def _members(session: Session, user: User) -> dict[str, Any]:
@@ -272,7 +282,7 @@ WIDGETS = {
         Widget("maintenance", "Maintenance now and this week", _maintenance),
         Widget("directory", "Directory", _directory),
         Widget("incidents", "Open incidents", _incidents),
-        Widget("mail", "E-mail that was not delivered", _mail),
+        Widget("mail", "E-mail and webhooks not delivered", _mail),
         Widget("duties", "Duties", duties.home, "home/_duties.html"),
         Widget("activity", "Tickets per week", _activity, "home/_chart.html"),
         Widget("sla", "Response times met", _sla, "home/_chart.html"),
