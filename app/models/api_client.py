@@ -15,7 +15,7 @@ from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, utcnow
-from app.models.common import FormInput
+from app.models.common import MAX_ID, FormInput
 from app.models.service import Choices
 
 
@@ -68,7 +68,7 @@ class ApiClientCreate(FormInput):
     institution: str | None = Field(
         default=None, max_length=8, description="Bound: it sees only what this library sees."
     )
-    owner: int | None = Field(default=None, description="A user id; default: you.")
+    owner: int | None = Field(default=None, ge=1, le=MAX_ID, description="A user id; default: you.")
 
 
 class ApiClientUpdate(FormInput):

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Index
 from sqlmodel import Field, SQLModel
 
 from app.core.db import EnumString, UTCDateTime, utcnow
-from app.models.common import FormInput
+from app.models.common import MAX_ID, FormInput
 
 
 class ChangeKind(StrEnum):
@@ -50,6 +50,8 @@ class DirectoryChange(DirectoryChangeBase, table=True):
 
 
 class DirectoryChangeCreate(FormInput, DirectoryChangeBase):
+    liaison_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
     @model_validator(mode="before")
     @classmethod
     def _nest_form_fields(cls, data: Any) -> Any:

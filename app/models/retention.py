@@ -32,6 +32,9 @@ class RetentionPolicy(SQLModel, table=True):
     updated_by: int | None = Field(default=None, foreign_key="user_account.id")
 
 
+MAX_DAYS = 36_500  # a century: longer is "forever", and no date arithmetic overflows
+
+
 class _PlainDays:
     """A value that is not a whole number of days gets one plain sentence beside its field."""
 
@@ -45,9 +48,11 @@ class _PlainDays:
                 InitErrorDetails(
                     type=PydanticCustomError(
                         "plain",
-                        "Enter a whole number of days, or leave it empty to keep forever"
-                        if e["type"] != "extra_forbidden"
-                        else "There is no such category; leave it out",
+                        "There is no such category; leave it out"
+                        if e["type"] == "extra_forbidden"
+                        else "Enter at most 36,500 days (100 years), or leave it empty"
+                        if e["type"] == "less_than_equal"
+                        else "Enter a whole number of days, or leave it empty to keep forever",
                     ),
                     loc=tuple(e["loc"][:1]),
                     input=e.get("input"),
@@ -59,7 +64,11 @@ class _PlainDays:
 
 _DAYS_FIELD: Any = (
     int | None,
-    Field(default=None, description="Days after closing; empty (null) keeps forever."),
+    Field(
+        default=None,
+        le=MAX_DAYS,
+        description="Days after closing; empty (null) keeps forever.",
+    ),
 )
 RetentionUpdate = create_model(
     "RetentionUpdate",
