@@ -14,6 +14,7 @@ from app.core.config import get_settings
 from app.core.db import utcnow
 from app.models.api_client import ApiClient, ApiClientCreate
 from app.models.audit import AuditEntry
+from app.models.outbox import OutboxMessage
 from app.models.user import Role, User
 from app.services import api_clients
 from tests.routes import BY_ID, OK, PERSONAL, ROUTES, Caller, call, undone
@@ -284,6 +285,37 @@ def test_actions_are_audited_as_the_client(client, world):
     assert entry.actor_name == f"API client: Table (#{found.id})"
     person = world.make.session.get(User, entry.actor)
     assert person.active is False and person.password_hash is None  # nobody can sign in as it
+
+
+def test_a_client_that_files_a_ticket_is_sent_no_mail(client, world):
+    """Its principal's address is in a domain that is never delivered: mailing it could only
+    end as a dead message on the admin's page."""
+    _, headers = _as_client(world, ["tickets:write"], institution=world.own.code)
+    filed = client.post(
+        "/tickets",
+        json={
+            "subject": "Nightly export missing",
+            "description": "The nightly export did not arrive.",
+            "category": "analytics_reports",
+            "institution": world.own.code,
+        },
+        headers=headers,
+    )
+    assert filed.status_code == 201, filed.text
+    reply = {"body": "We are looking into it.", "internal": False}
+    number = filed.json()["number"]
+    staff = world.headers(world.staff)
+    watched = {"watchers": [world.own.liaison.id]}
+    assert client.patch(f"/tickets/{number}", json=watched, headers=staff).status_code == 200
+    assert client.post(f"/tickets/{number}/comments", json=reply, headers=staff).status_code == 201
+    sent_to = [
+        address
+        for message in world.make.session.exec(select(OutboxMessage)).all()
+        for address in message.recipients
+        if message.context.get("number") == number
+    ]
+    assert sent_to, "the ticket's other people are still told"
+    assert not [a for a in sent_to if a.endswith("@" + api_clients.EMAIL_DOMAIN)]
 
 
 # --- secrets: once, hashed, rotated, revoked ------------------------------------------------

@@ -6,10 +6,12 @@ stays in the portal) and never an internal note.
 
 from sqlmodel import Session
 
+from app.core.config import get_settings
 from app.models.labels import label
 from app.models.ticket import Ticket, TicketPriority, TicketStatus
 from app.models.user import User
 from app.notify.outbox import enqueue
+from app.services.api_clients import EMAIL_DOMAIN
 from app.services.tickets.queries import assignable, can_see, people, watchers_of
 
 URGENT = (TicketPriority.high, TicketPriority.system_down)
@@ -65,12 +67,18 @@ def followers(
     mail(session, ticket, sorted(to), template, key)
 
 
+CLIENT_ADDRESSES = "@" + EMAIL_DOMAIN
+
+
 def mail(
     session: Session, ticket: Ticket, to: list[str], template: str, key: str, **extra: str
 ) -> None:
     """One message per recipient, deduplicated by ticket, occasion and address; statuses and
-    priorities in words (`status_label`), beside their codes."""
+    priorities in words (`status_label`), beside their codes. An API client's principal (the
+    requester of what a tool filed) has an address that is never delivered: it is left out."""
     for address in to:
+        if address.endswith(CLIENT_ADDRESSES):
+            continue
         enqueue(
             session,
             to=address,
@@ -87,4 +95,5 @@ def mail(
                 **extra,
             },
             dedupe_key=f"ticket:{ticket.id}:{key}:{address}",
+            reply_to=get_settings().mail_in_address or None,  # reply by e-mail (mail_in)
         )
