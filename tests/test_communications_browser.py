@@ -16,7 +16,11 @@ LIAISON = "liaison@uiu.example.edu"
 def test_compose_preview_send_archive_and_board(live_server: str, page: Page):
     sign_in(page, live_server, STAFF)
     page.goto(f"{live_server}/announcements/new")
+    # Typing starts once the page's own first requests are done: a subject typed while they
+    # were still running was sometimes found empty at submit (not yet explained).
+    page.wait_for_load_state("networkidle")
     page.fill("#f-subject", "Browser-sent courier notice")
+    expect(page.locator("#f-subject")).to_have_value("Browser-sent courier notice")
     page.check("input[name=lists][value=ishare-fulfillment]")
     page.locator("#f-body").press_sequentially(
         "Trucks run **Tuesday**. <script>alert(1)</script>", delay=5

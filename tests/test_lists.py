@@ -67,6 +67,30 @@ def test_an_audience_rule_narrowed_to_institution_kinds(client, make, staff):
     assert emails(client, staff, "cc-directors") == {"dir@ccol.edu"}
 
 
+def test_the_list_of_lists_counts_members_by_the_members_rule(client, db, make, staff):
+    """The counts on /lists are read for every list at once; they must agree with each
+    list's own members, whatever the rule (roles, kinds, by hand, ended appointments)."""
+    uni = make.institution("UNIX", kind="public_university")
+    cc = make.institution("CCOX", kind="community_college")
+    make.liaison(uni.code, roles=("director", "billing"))
+    make.liaison(cc.code, roles=("director",))
+    make.liaison(cc.code, roles=("billing",), ended_on=today() - timedelta(days=1))
+    by_hand = make.liaison(uni.code, roles=("cataloging",))
+    make.mailing_list("count-directors", roles=("director",))
+    make.mailing_list(
+        "count-cc", roles=("director", "billing"), institution_kinds=["community_college"]
+    )
+    hand = make.mailing_list("count-hand", roles=())
+    make.mailing_list("count-billing", roles=("billing",))
+    db.add(Subscription(list_id=hand.id, liaison_id=by_hand.id, manual=True))
+    db.commit()
+    listed = client.get("/lists?limit=200", headers=staff).json()["data"]
+    counts = {m["slug"]: m["members"] for m in listed}
+    for found in lists.lists_by_slug(db, list(counts)):
+        assert counts[found.slug] == len(lists.members(db, [found])), found.slug
+    assert counts["count-hand"] == 1 and counts["count-cc"] == 1
+
+
 def test_staff_add_and_remove_by_hand_audited_and_csv_export(client, db, make, staff):
     make.mailing_list("hand-list", roles=())
     person = make.liaison(roles=("billing",), name="=Bill Payer", email="bill@hand.edu")

@@ -9,7 +9,11 @@ an extra statement anywhere in a list's path fails here first. Timings are measu
 
 import pytest
 
-from app.services import audit
+from app.models.api_client import ApiClientCreate
+from app.models.canned_reply import CannedReplyCreate
+from app.models.user import Role
+from app.models.webhook import WebhookCreate
+from app.services import api_clients, audit, canned_replies, webhooks
 
 # Transaction control the test harness adds around every request (savepoints) is not counted.
 SMALL, LARGE = 2, 5
@@ -28,6 +32,14 @@ LISTS = {
     "/audit": ("staff", 2),
     "/tickets": ("staff", None),
     "/tickets?mine=false": ("library", None),
+    "/announcements": ("staff", 5),  # count, page, their lists, list names
+    "/lists": ("staff", 4),  # lists, today's appointments, manual members
+    "/events": ("staff", 6),  # events, their lists, list names, going, mine
+    "/duties": ("staff", 3),
+    "/users": ("admin", 3),
+    "/api-clients": ("admin", 3),
+    "/webhooks": ("admin", 3),
+    "/canned-replies": ("staff", 3),  # count and page
 }
 
 
@@ -35,6 +47,7 @@ LISTS = {
 def crowded(world, make, db):
     """More than a page of everything every list shows, for both sides' users to see."""
     library = world.own.library_staff
+    everyone = make.mailing_list()
     for n in range(ROWS):
         make.institution(name=f"Crowded College {n}")
         make.liaison(world.own.code, roles=("fulfillment", "billing"))
@@ -46,12 +59,30 @@ def crowded(world, make, db):
         audit.record(
             db, actor=world.staff, action="update", entity_type="institution", entity_id="OWN"
         )
+        make.announcement((everyone,), subject=f"Announcement {n}")
+        make.mailing_list(slug=f"crowded-{n}")
+        make.event((everyone,), title=f"Meeting {n}")
+        make.duty(title=f"Duty {n}")
+        make.user(Role.library_staff, institution=world.own.code)
+        client_data = ApiClientCreate(name=f"Tool {n}", scopes=["tickets:read"])
+        api_clients.create_client(session=db, actor=world.admin, data=client_data)
+        hook = WebhookCreate(
+            name=f"Hook {n}", url="https://93.184.215.14/h", events=["task.completed"]
+        )
+        webhooks.create_webhook(session=db, actor=world.admin, data=hook)
+        reply = CannedReplyCreate(name=f"Reply {n}", body="Thank you, {requester name}.")
+        canned_replies.create_reply(session=db, actor=world.staff, data=reply)
     db.commit()
     return world
 
 
 def _headers(world, who: str | None) -> dict[str, str]:
-    user = {"staff": world.staff, "library": world.own.library_staff, None: None}[who]
+    user = {
+        "admin": world.admin,
+        "staff": world.staff,
+        "library": world.own.library_staff,
+        None: None,
+    }[who]
     return {**world.headers(user), "Accept": "application/json"}
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from icalendar import Calendar
 from icalendar import Event as VEvent
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
 from app.core.db import committed, utcnow
@@ -40,25 +40,48 @@ def _slugs(session: Session) -> dict[int, str]:
 def public(
     session: Session, event: Event, user: User | None, slugs: dict[int, str] | None = None
 ) -> CalendarEventPublic:
+    return public_many(session, [event], user, slugs)[0]
+
+
+def public_many(
+    session: Session, events: list[Event], user: User | None, slugs: dict[int, str] | None = None
+) -> list[CalendarEventPublic]:
+    """Events as the API shows them, with who is going and the user's own answer: two
+    statements for any number of events, never one per event."""
+    if not events:
+        return []
     slugs = slugs or _slugs(session)
-    going = session.scalar(
-        select(func.count()).where(Rsvp.event_id == event.id, Rsvp.answer == RsvpAnswer.yes)
+    ids = [e.id for e in events]
+    going = dict(
+        session.exec(
+            select(Rsvp.event_id, func.count())
+            .where(col(Rsvp.event_id).in_(ids), Rsvp.answer == RsvpAnswer.yes)
+            .group_by(Rsvp.event_id)
+        ).all()
     )
-    mine = None
+    mine: dict[int, RsvpAnswer] = {}
     if user is not None:
-        rsvp = session.get(Rsvp, (event.id, user.id))
-        mine = rsvp.answer if rsvp else None
-    return CalendarEventPublic.model_validate(
-        event,
-        from_attributes=True,
-        update={
-            "lists": [slugs[link.list_id] for link in event.list_links],
-            "status": event.status,
-            "going": going or 0,
-            "my_rsvp": mine,
-            "url": f"/events/{event.id}",
-        },
-    )
+        mine = dict(
+            session.exec(
+                select(Rsvp.event_id, Rsvp.answer).where(
+                    col(Rsvp.event_id).in_(ids), Rsvp.user_id == user.id
+                )
+            ).all()
+        )
+    return [
+        CalendarEventPublic.model_validate(
+            event,
+            from_attributes=True,
+            update={
+                "lists": [slugs[link.list_id] for link in event.list_links],
+                "status": event.status,
+                "going": going.get(event.id, 0),
+                "my_rsvp": mine.get(event.id),
+                "url": f"/events/{event.id}",
+            },
+        )
+        for event in events
+    ]
 
 
 def list_events(*, session: Session, user: User, past: bool = False) -> list[CalendarEventPublic]:
@@ -70,8 +93,7 @@ def list_events(*, session: Session, user: User, past: bool = False) -> list[Cal
         if past
         else stmt.where(Event.ends_at >= now).order_by(Event.starts_at)
     )
-    slugs = _slugs(session)
-    return [public(session, e, user, slugs) for e in session.exec(stmt.limit(200)).all()]
+    return public_many(session, list(session.exec(stmt.limit(200)).all()), user)
 
 
 def get_event(*, session: Session, event_id: int) -> Event:
