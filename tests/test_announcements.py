@@ -125,6 +125,18 @@ def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(
     assert count(db, Announcement) == 0 and sent(db) == []
 
 
+def test_an_empty_compose_form_previews_nothing_and_raises_no_error(client, staff):
+    """The preview runs when the page opens: with nothing written yet it must not answer with
+    an error, whose alert and field message would pull the focus away from the subject a
+    person has started typing."""
+    for body in ("", "   "):
+        shown = client.post(
+            "/announcements/preview", json={"body": body}, headers={**staff, "HX-Request": "true"}
+        )
+        assert shown.status_code == 200, shown.text
+        assert "field-error" not in shown.text and "flash-error" not in shown.text
+
+
 def test_library_roles_cannot_send(client, make):
     make.mailing_list("full-list", roles=("liaison",))
     _, headers = make.signed_in(Role.director)

@@ -126,7 +126,8 @@ class AnnouncementUpdate(FormInput):
 
 
 class AnnouncementPreview(FormInput):
-    body: str = Field(default="", max_length=50_000)
+    # None: nothing written yet (an empty field arrives as "no value"); the preview is empty.
+    body: str | None = Field(default=None, max_length=50_000)
 
 
 class AnnouncementPublic(AnnouncementBase):

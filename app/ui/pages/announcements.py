@@ -25,7 +25,10 @@ def compose(request: Request, session: SessionDep, user: CurrentUser):
 def preview(request: Request, data: AnnouncementPreview, user: CurrentUser):
     """The Markdown as members will see it (the same safe renderer as the page and e-mail)."""
     return html(
-        request, "announcements/form.html", block="preview", body_html=markdown.render(data.body)
+        request,
+        "announcements/form.html",
+        block="preview",
+        body_html=markdown.render(data.body or ""),
     )
 
 
