@@ -139,7 +139,15 @@ _macros = env.get_template("macros.html").module
 env.globals.update(
     {
         name: getattr(_macros, name)
-        for name in ("field", "select", "status_badge", "pager", "list_table", "filter_panel")
+        for name in (
+            "field",
+            "select",
+            "status_badge",
+            "pager",
+            "list_table",
+            "filter_panel",
+            "change_history",
+        )
     }
 )
 
