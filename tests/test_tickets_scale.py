@@ -6,6 +6,7 @@ import pytest
 
 from app.models.user import Role
 from app.services.tickets import queries
+from tests.conftest import is_postgres
 
 
 @pytest.fixture
@@ -102,7 +103,8 @@ def test_a_reply_moves_a_ticket_from_its_response_to_its_resolution_deadline(cli
             {"sort": "sla_due_at"},
             3,
         ),  # + the waiting and done tail, where a page reaches it
-        ("staff", {"q": "problem"}, 2),
+        # + on SQLite, the count first: it chooses how the page is read (queries.WALK_FROM)
+        ("staff", {"q": "problem"}, 2 if is_postgres() else 3),
         ("liaison", {"sort": "-updated_at"}, 2),
     ],
 )

@@ -2,8 +2,11 @@
 its comments) match, exact up to the cap and "capped" above it, and a library user's count never
 includes a ticket that only an internal note matches. The cap is made small here."""
 
+from datetime import timedelta
+
 import pytest
 
+from app.core.db import utcnow
 from app.models.user import Role
 from app.services.tickets import queries
 
@@ -45,3 +48,46 @@ def test_a_library_users_count_leaves_out_what_only_a_note_matches(client, make,
     make.ticket(make.user(Role.liaison, make.institution().code), subject="Kalomi down")
     assert counted(client, make.headers(liaison), "kalomi") == (1, False, 1)
     assert counted(client, make.headers(staff), "kalomi") == (3, False, 2)
+
+
+@pytest.mark.parametrize("sort", ["-created_at", "updated_at", "sla_due_at", "priority"])
+def test_a_search_reads_the_same_pages_walking_the_tickets_or_reading_its_matches(
+    client, make, db, monkeypatch, sort
+):
+    """On SQLite a search with words alone reads its matches, or past `queries.WALK_FROM`
+    matching tickets walks the tickets in the sort's order and checks each against them; a
+    search with a filter or by a library user always walks. The pages, their order and the
+    count are the same every way. Filing times are out of number order here, as after an
+    import, so an order by number would show."""
+    own = make.institution()
+    liaison, staff = make.user(Role.liaison, own.code), make.user(Role.consortium_staff)
+    now = utcnow()
+    for n, days in enumerate([3, 9, 1, 7, 5, 2, 8]):
+        subject = "Loan problem" if n == 4 else f"Renewal problem {n}"
+        ticket = make.ticket(liaison, subject=subject, priority="high" if n % 3 else "normal")
+        ticket.created_at = now - timedelta(days=days)
+        db.add(ticket)
+        if n == 4:  # found by a reply only; the staff reply opens it (no longer "new")
+            make.comment(ticket, staff, "A renewal that only a reply mentions.")
+            opened = ticket.number
+    make.ticket(liaison, subject="Something else entirely")
+    db.commit()
+
+    def every_page(headers, **params) -> tuple[list[str], int]:
+        body = client.get(
+            "/tickets", params={"q": "renewal", "limit": 2, "sort": sort, **params}, headers=headers
+        ).json()
+        seen, count = [t["number"] for t in body["data"]], body["count"]
+        while body["next"]:
+            body = client.get(body["next"], headers=headers).json()
+            seen += [t["number"] for t in body["data"]]
+        return seen, count
+
+    staff_headers = make.headers(staff)
+    monkeypatch.setattr(queries, "WALK_FROM", 10**9)
+    read, count = every_page(staff_headers)
+    assert count == 7 and len(set(read)) == 7
+    monkeypatch.setattr(queries, "WALK_FROM", 1)
+    assert every_page(staff_headers) == (read, 7)
+    assert every_page(make.headers(liaison)) == (read, 7)
+    assert every_page(staff_headers, status="new") == ([n for n in read if n != opened], 6)

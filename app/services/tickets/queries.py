@@ -291,14 +291,25 @@ def list_tickets(
     """Keyset pagination: a cursor carries the last row's sort key (and the first page's count,
     so deep pages do not count again); `offset` serves shallow jumps. The count stops at
     `COUNT_CAP`: no list, search included, counts an unbounded match set. One statement, the
-    count included (two for the SLA queue's last page), whatever the page size."""
-    conditions = [visible(actor), *filter_conditions(session, actor, filters)]
-    counted = _capped_count(conditions, _searched(session, actor, filters))
+    count included (two for the SLA queue's last page, and for a search on SQLite, which counts
+    first to choose how to read the page: `WALK_FROM`), whatever the page size."""
+    sqlite_search = bool(filters.q) and session.get_bind().dialect.name == "sqlite"
+    # A filter or a library user's visibility beside the words leaves few tickets (one library's,
+    # the open ones): walking them beats reading every match (bench/README.md).
+    walk = sqlite_search and _narrowed(session, actor, filters)
+    conditions = [visible(actor), *filter_conditions(session, actor, filters, walk=walk)]
+    counted = _capped_count(conditions, _searched(filters) if sqlite_search and not walk else None)
     position = decode_cursor(cursor, filters.sort) if cursor else None
     head = _row_statement(session)
-    if position is None:  # the first page carries the count in its own statement
+    found = None
+    if sqlite_search:
+        # A search counts first: how many tickets match decides how the page is read.
+        found = position.total if position else session.scalar(select(counted)) or 0
+        if found >= WALK_FROM and not walk:
+            conditions = [visible(actor), *filter_conditions(session, actor, filters, walk=True)]
+    elif position is None:  # the first page carries the count in its own statement
         head = head.add_columns(counted.label("matching"))
-    else:
+    if position is not None:
         offset = 0
     if filters.sort is TicketSort.sla_due:
         statuses = _allowed_statuses(filters)
@@ -321,9 +332,10 @@ def list_tickets(
     if position is not None:
         total, capped = position.total, position.capped
     else:
-        found = rows[0].matching if rows else 0
-        if not rows and offset:  # a page past the end has no row to carry the count
-            found = session.scalar(select(counted)) or 0
+        if found is None:
+            found = rows[0].matching if rows else 0
+            if not rows and offset:  # a page past the end has no row to carry the count
+                found = session.scalar(select(counted)) or 0
         total, capped = min(found, COUNT_CAP), found > COUNT_CAP
     following = None
     if len(rows) > limit:
@@ -335,6 +347,13 @@ def list_tickets(
     return TicketWindow(
         items=to_public(rows, actor), total=total, capped=capped, next_cursor=following
     )
+
+
+# SQLite: from this many matching tickets on, a search with words alone walks the tickets in
+# the sort's index order for its page and checks each against the matches, rather than reading
+# every match and sorting them (bench/README.md, "Search at a million": 0.42 s to 0.14 s for a
+# common word). Below it, reading the few matches beats walking past the tickets between them.
+WALK_FROM = 2_000
 
 
 def _sort_column(sort: TicketSort, actor: User):
@@ -353,17 +372,19 @@ def _capped_count(conditions: list, searched=None):
     return select(func.count()).select_from(searched.subquery()).scalar_subquery()
 
 
-def _searched(session: Session, actor: User, f: TicketFilters):
-    """On SQLite, a staff search's matches in the index's order, at most COUNT_CAP + 1
-    (`search.capped`), when words are its only condition. Otherwise the planner's `IN` is kept:
-    with a filter, a library user's visibility or a ticket number beside the words, walking an
-    index and probing the match list beats reading matches to find the few that pass; on
-    PostgreSQL the GIN index yields matches in no ticket order (bench/README.md)."""
-    if session.get_bind().dialect.name != "sqlite" or not f.q or not is_staff(actor):
-        return None
-    if search.ticket_number(f.q, utcnow()) or filter_conditions(session, actor, replace(f, q=None)):
-        return None
-    return search.capped(f.q, cap=COUNT_CAP + 1)
+def _searched(f: TicketFilters):
+    """SQLite, a search with words alone: its matches in the index's order, at most
+    COUNT_CAP + 1 (`search.capped`), so that counting stops there; None (the planner's `IN`)
+    when a ticket number is among the words. With a filter or a library user's visibility
+    (`_narrowed`) the count walks the tickets they leave instead. On PostgreSQL the GIN index
+    yields matches in no ticket order (bench/README.md)."""
+    return None if search.ticket_number(f.q, utcnow()) else search.capped(f.q, cap=COUNT_CAP + 1)
+
+
+def _narrowed(session: Session, actor: User, f: TicketFilters) -> bool:
+    """Whether a search has a condition beside its words: a filter, or a library user's
+    visibility."""
+    return not is_staff(actor) or bool(filter_conditions(session, actor, replace(f, q=None)))
 
 
 def _page(session: Session, head, where: list, order: tuple, limit: int, offset: int) -> list:
@@ -504,13 +525,19 @@ def due_soon_cutoff(now: datetime) -> datetime:
     return Calendar.from_settings().add(now, DUE_SOON_MINUTES)
 
 
-def filter_conditions(session: Session, actor: User, f: TicketFilters) -> list[ColumnElement[bool]]:
+def filter_conditions(
+    session: Session, actor: User, f: TicketFilters, *, walk: bool = False
+) -> list[ColumnElement[bool]]:
     """The WHERE clauses a `TicketFilters` asks for (visibility aside): the list and the home
-    page's counts use the same ones, so a count always matches the list its link opens."""
+    page's counts use the same ones, so a count always matches the list its link opens. `walk`:
+    see `search.matching`."""
     found: list[ColumnElement[bool]] = []
     if f.q:
         match = search.matching(
-            f.q, dialect=session.get_bind().dialect.name, include_internal=is_staff(actor)
+            f.q,
+            dialect=session.get_bind().dialect.name,
+            include_internal=is_staff(actor),
+            walk=walk,
         )
         number = search.ticket_number(f.q, utcnow())
         if number is not None:  # a ticket's number finds it, beside the words that match
