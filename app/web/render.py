@@ -119,6 +119,9 @@ env = Environment(
     autoescape=select_autoescape(default=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    # A template is read once per process: checking its file on every render (and every
+    # include) cost a `stat` per row of a list. Restart the server to see an edited template.
+    auto_reload=False,
 )
 env.filters.update(
     local=_local,
