@@ -87,19 +87,24 @@ def test_no_async_dependency_queries_the_database():
     request goes on in a thread; with the pool empty, the next checkout blocks the loop itself
     (a deadlock until the pool times out). Dependencies that take a session are plain `def`,
     or async only to skip the thread hop when they need no query, handing any query to the
-    thread pool (`require_scope`: people's requests pass it without one)."""
+    thread pool (`require_scope`, `get_optional_user`: anonymous requests pass without one),
+    or loaders made by `read_only`, which read in the loop only when no checkout can wait
+    (`reads_without_waiting`: the session holds its connection already, or SQLite)."""
     import inspect
 
     from app.web import deps
 
-    hands_queries_to_the_pool = {"require_scope"}
+    hands_queries_to_the_pool = {"require_scope", "get_optional_user"}
     for name in hands_queries_to_the_pool:
         assert "run_in_threadpool(" in inspect.getsource(getattr(deps, name))
+    assert "reads_without_waiting(" in inspect.getsource(deps.read_only)
+    read_only = deps.read_only(lambda session: None).__code__
     offenders = [
         name
         for name, fn in vars(deps).items()
         if inspect.iscoroutinefunction(fn)
         and name not in hands_queries_to_the_pool
+        and fn.__code__ is not read_only
         and any(p.annotation is deps.SessionDep for p in inspect.signature(fn).parameters.values())
     ]
     assert offenders == []

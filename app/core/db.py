@@ -181,6 +181,15 @@ def get_engine() -> Engine:
     return build_engine(get_settings().database_url)
 
 
+def reads_without_waiting(session: Session) -> bool:
+    """Whether a read on `session` may run in the event loop: the session holds a connection
+    already, or takes one without waiting (SQLite's pool has no limit). A hand-off to a thread
+    and back costs more than a few short statements (DESIGN.md §8, bench/README.md), but the
+    loop must never wait for a pooled connection: the requests holding them need the loop to
+    give them back."""
+    return session.in_transaction() or session.get_bind().dialect.name == "sqlite"
+
+
 async def get_session() -> AsyncIterator[Session]:
     """A dependency without a thread-pool hop: opening a session does no I/O, and its few
     short statements cost less than two hand-offs to a thread (bench/README.md)."""

@@ -1,8 +1,9 @@
 """Dependencies every router shares, as `Annotated` aliases."""
 
 import ipaddress
-from functools import lru_cache
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from functools import lru_cache, wraps
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -11,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.core import security
 from app.core.config import get_settings
-from app.core.db import get_session
+from app.core.db import get_session, reads_without_waiting
 from app.core.errors import NotAuthenticated, PermissionDenied
 from app.core.pagination import PageParams, page_params
 from app.models.announcement import Announcement
@@ -43,6 +44,7 @@ from app.services import (
 )
 
 SessionDep = Annotated[Session, Depends(get_session)]
+T = TypeVar("T")
 TICKET_NUMBER = r"^\d{4}-\d{5,}$"
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The record's id.")]
 
@@ -162,12 +164,15 @@ async def require_scope(request: Request, session: SessionDep) -> None:
         api_clients.require_scope(client.scopes, scope)
 
 
-def get_optional_user(
+async def get_optional_user(
     request: Request, session: SessionDep, bearer: Annotated[str | None, Depends(_bearer)]
 ) -> User | None:
-    """For public routes: anyone, but a signed-in person still sees their navigation."""
+    """For public routes: anyone, but a signed-in person still sees their navigation. A
+    request without credentials (most readers of the status page) costs no thread hop."""
+    if bearer is None and security.COOKIE_NAME not in request.cookies:
+        return None
     try:
-        return _authenticate(request, session, bearer)
+        return await run_in_threadpool(_authenticate, request, session, bearer)
     except NotAuthenticated:
         return None
 
@@ -185,7 +190,7 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_staff_user(user: CurrentUser) -> User:
+async def get_staff_user(user: CurrentUser) -> User:
     access.require_staff(user, "see this")
     return user
 
@@ -193,6 +198,21 @@ def get_staff_user(user: CurrentUser) -> User:
 StaffUser = Annotated[User, Depends(get_staff_user)]
 
 
+def read_only(load: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """A dependency that only reads through its `session`, run without a thread hop when that
+    cannot make the event loop wait (`reads_without_waiting`); FastAPI would send a `def`
+    dependency to the thread pool every time. Its signature is the loader's own."""
+
+    @wraps(load)
+    async def dependency(*args: Any, **kwargs: Any) -> T:
+        if reads_without_waiting(kwargs["session"]):
+            return load(*args, **kwargs)
+        return await run_in_threadpool(load, *args, **kwargs)
+
+    return dependency
+
+
+@read_only
 def get_institution(code: str, session: SessionDep, user: CurrentUser) -> Institution:
     return institutions.get_institution(session=session, code=code)
 
@@ -206,6 +226,7 @@ Paging = Annotated[PageParams, Depends(page_params)]
 # --- load-or-404: another institution's private record does not exist -----------------------
 
 
+@read_only
 def get_liaison(liaison_id: IdPath, session: SessionDep, user: CurrentUser) -> Liaison:
     return liaisons.get_liaison(session=session, liaison_id=liaison_id)
 
@@ -213,6 +234,7 @@ def get_liaison(liaison_id: IdPath, session: SessionDep, user: CurrentUser) -> L
 LiaisonDep = Annotated[Liaison, Depends(get_liaison)]
 
 
+@read_only
 def load_window(window_id: IdPath, session: SessionDep) -> Maintenance:
     return maintenance.get_window(session=session, window_id=window_id)
 
@@ -220,6 +242,7 @@ def load_window(window_id: IdPath, session: SessionDep) -> Maintenance:
 WindowDep = Annotated[Maintenance, Depends(load_window)]
 
 
+@read_only
 def get_ticket(
     number: Annotated[str, Path(pattern=TICKET_NUMBER, examples=["2026-00042"])],
     session: SessionDep,
@@ -232,6 +255,7 @@ def get_ticket(
 TicketDep = Annotated[Ticket, Depends(get_ticket)]
 
 
+@read_only
 def get_change(change_id: IdPath, session: SessionDep, user: CurrentUser) -> DirectoryChange:
     return directory_changes.get_change(session=session, actor=user, change_id=change_id)
 
@@ -239,6 +263,7 @@ def get_change(change_id: IdPath, session: SessionDep, user: CurrentUser) -> Dir
 ChangeDep = Annotated[DirectoryChange, Depends(get_change)]
 
 
+@read_only
 def load_incident(incident_id: IdPath, session: SessionDep) -> Incident:
     return incidents.get_incident(session=session, incident_id=incident_id)
 
@@ -246,6 +271,7 @@ def load_incident(incident_id: IdPath, session: SessionDep) -> Incident:
 IncidentDep = Annotated[Incident, Depends(load_incident)]
 
 
+@read_only
 def load_duty(duty_id: IdPath, session: SessionDep, user: CurrentUser) -> Duty:
     return duties.get_duty(session=session, duty_id=duty_id)
 
@@ -256,6 +282,7 @@ DutyDep = Annotated[Duty, Depends(load_duty)]
 # --- communications (lists, announcements, events) ---------------------------------------------
 
 
+@read_only
 def get_mailing_list(
     slug: Annotated[str, Path(pattern=SLUG, max_length=60, examples=["ishare-liaisons"])],
     session: SessionDep,
@@ -267,6 +294,7 @@ def get_mailing_list(
 MailingListDep = Annotated[MailingList, Depends(get_mailing_list)]
 
 
+@read_only
 def get_announcement(
     announcement_id: IdPath, session: SessionDep, user: CurrentUser
 ) -> Announcement:
@@ -279,6 +307,7 @@ def get_announcement(
 AnnouncementDep = Annotated[Announcement, Depends(get_announcement)]
 
 
+@read_only
 def get_event(event_id: IdPath, session: SessionDep, user: CurrentUser) -> Event:
     return events.get_event(session=session, event_id=event_id)
 

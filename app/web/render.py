@@ -25,6 +25,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.core.config import get_settings
+from app.core.db import reads_without_waiting
 from app.core.security import CSRF_FIELD, CSRF_HEADER
 from app.models import labels
 from app.models.user import User
@@ -372,13 +373,10 @@ def shared(
         else:
 
             async def call(kwargs: dict, view: View) -> Any:
-                # A read whose session already holds a connection (authentication took it, in
-                # a thread) runs in the event loop: its few short statements cost less than
-                # the hand-off to a thread and back (DESIGN.md §8, bench/README.md). Anything
-                # else goes to the thread pool: a write may wait for a lock, and the loop must
-                # never wait for a pooled connection (the requests holding them need the loop
-                # to give them back).
-                if view.request.method in READ_METHODS and view.session.in_transaction():
+                # A read runs in the event loop when that cannot make the loop wait for a
+                # connection (`reads_without_waiting`); anything else goes to the thread pool,
+                # where a write may also wait for a lock.
+                if view.request.method in READ_METHODS and reads_without_waiting(view.session):
                     return endpoint(**kwargs)
                 return await run_in_threadpool(endpoint, **kwargs)
 
