@@ -245,12 +245,22 @@ async def _drive(
     remaining = requests
 
     async def send(stream: _Stream | None) -> tuple[int, _Stream | None]:
-        """One request on `stream` (opened if None); returns the stream if it can be reused."""
-        try:
-            stream = stream or await asyncio.open_connection(target.host, port)
-            status, reusable = await _exchange(*stream, request, method)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-            status, reusable = 599, False
+        """One request on `stream` (opened if None); returns the stream if it can be reused.
+        A kept-alive connection the server closed while it sat idle (uvicorn closes them after
+        5 s, e.g. while a slow route's warm-up requests finish) is opened again once, as HTTP
+        clients do; a failure on a new connection is an error."""
+        for _ in range(2):
+            reused = stream is not None
+            try:
+                stream = stream or await asyncio.open_connection(target.host, port)
+                status, reusable = await _exchange(*stream, request, method)
+                break
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+                if stream:
+                    stream[1].close()
+                stream, status, reusable = None, 599, False
+                if not reused:
+                    break
         if not reusable and stream:
             stream[1].close()
             stream = None
