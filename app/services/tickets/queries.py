@@ -293,11 +293,15 @@ def list_tickets(
     `COUNT_CAP`: no list, search included, counts an unbounded match set. One statement, the
     count included (two for the SLA queue's last page, and for a search on SQLite, which counts
     first to choose how to read the page: `WALK_FROM`), whatever the page size."""
+
+    def where(walk: bool) -> list[ColumnElement[bool]]:
+        return [visible(actor), *filter_conditions(session, actor, filters, walk=walk)]
+
     sqlite_search = bool(filters.q) and session.get_bind().dialect.name == "sqlite"
     # A filter or a library user's visibility beside the words leaves few tickets (one library's,
     # the open ones): walking them beats reading every match (bench/README.md).
     walk = sqlite_search and _narrowed(session, actor, filters)
-    conditions = [visible(actor), *filter_conditions(session, actor, filters, walk=walk)]
+    conditions = where(walk)
     counted = _capped_count(conditions, _searched(filters) if sqlite_search and not walk else None)
     position = decode_cursor(cursor, filters.sort) if cursor else None
     head = _row_statement(session)
@@ -306,7 +310,7 @@ def list_tickets(
         # A search counts first: how many tickets match decides how the page is read.
         found = position.total if position else session.scalar(select(counted)) or 0
         if found >= WALK_FROM and not walk:
-            conditions = [visible(actor), *filter_conditions(session, actor, filters, walk=True)]
+            conditions = where(walk=True)
     elif position is None:  # the first page carries the count in its own statement
         head = head.add_columns(counted.label("matching"))
     if position is not None:
